@@ -1,0 +1,441 @@
+//! The header reader: finds every backup set of a plain MTF file and decodes its headers while
+//! touching only the leading header blocks and the final configuration block of each set.
+//!
+//! How the final copy (MSLS) is found without scanning data: the file ends with a soft filemark
+//! (SFMB) whose table lists every earlier filemark. Each set lies between two of them; its MSLS
+//! block ends exactly at the set's closing filemark and is exactly as long as the set's MSCI
+//! block (both hold the same records; only values differ), so one ranged read fetches it.
+
+use bytes::Bytes;
+
+use crate::build::{build_label, build_set};
+use crate::bytes::{Le, align4};
+use crate::config::{SqlConfig, parse_config};
+use crate::error::{BackupError, ErrorKind, FormatError};
+use crate::fetch::Fetcher;
+use crate::model::{BackupMedia, ConfigSource};
+use crate::mtf::{
+    BLOCK_HEADER_LEN, BlockHeader, MediaSetInfo, STREAM_HEADER_LEN, SsetBlock, StreamHeader, Tag,
+    TapeBlock, VolbBlock, is_block, soft_filemark_entries,
+};
+use crate::range::RangeRead;
+
+/// Bytes read from the start of a file in one request: TAPE, SFMB, SSET, VOLB and MSCI of the
+/// first set fit in it for every layout seen (1 KiB and 4 KiB blocks).
+const LEAD_WINDOW: u64 = 16 * 1024;
+/// Bytes read from the end in one request: final SFMB, both ESETs, the set's closing SFMB and
+/// its MSLS block (24 KiB with 4 KiB soft filemarks).
+const TAIL_WINDOW: u64 = 32 * 1024;
+/// Largest configuration (MQCI) stream accepted: far above any real database's file list,
+/// small enough that a corrupt length cannot make us allocate without bound.
+const MAX_CONFIG_STREAM: u64 = 4 * 1024 * 1024;
+/// Largest gap between a block header and its first stream.
+const MAX_FIRST_EVENT_OFFSET: u16 = 16 * 1024;
+/// A descriptor block with more streams than this is corrupt.
+const MAX_STREAMS_PER_BLOCK: usize = 64;
+
+/// How strict the reader is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Read a file that ends before its backup does (an upload in progress) from the
+    /// provisional configuration copy instead of failing with [`ErrorKind::Truncated`].
+    pub allow_truncated: bool,
+}
+
+/// Read the headers of every backup set in the file behind `reader` (strict: truncated files
+/// are errors).
+pub async fn read_backup(reader: &dyn RangeRead) -> Result<BackupMedia, BackupError> {
+    read_backup_with(reader, ReadOptions::default()).await
+}
+
+/// [`read_backup`] with options.
+pub async fn read_backup_with(
+    reader: &dyn RangeRead,
+    options: ReadOptions,
+) -> Result<BackupMedia, BackupError> {
+    let size = reader
+        .size()
+        .await
+        .map_err(|e| FormatError::new(0, ErrorKind::Io(e.to_string())).in_file(reader.name()))?;
+    let mut fetcher = Fetcher::new(reader, size);
+    read_media(&mut fetcher, options)
+        .await
+        .map_err(|e| e.in_file(reader.name()))
+}
+
+async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupMedia, FormatError> {
+    let size = f.size();
+    if size <= LEAD_WINDOW + TAIL_WINDOW {
+        f.prefetch(0, size).await?;
+    } else {
+        f.prefetch(0, LEAD_WINDOW).await?;
+    }
+    sniff(f).await?;
+
+    let tape = read_block(f, 0, Tag::TAPE, &[Tag::RAID]).await?;
+    let tape_fields = TapeBlock::parse(&tape.area())?;
+    let raid = tape
+        .stream_data(Tag::RAID)
+        .ok_or_else(|| FormatError::malformed(0, "TAPE block", "no RAID (media set) stream"))?;
+    let media = MediaSetInfo::parse(&Le::new(&raid.1, raid.0, "RAID stream"))?;
+    let label = build_label(&tape_fields, &media, false);
+    let sfm = u64::from(tape_fields.soft_filemark_size);
+    let flbs = u64::from(tape_fields.format_logical_block_size);
+
+    let first_filemark = tape.end;
+    expect_filemark(f, first_filemark).await?;
+    let layout = Layout { flbs };
+
+    let final_filemark = size.checked_sub(sfm).filter(|&at| at > first_filemark);
+    if size > LEAD_WINDOW + TAIL_WINDOW {
+        f.prefetch(size.saturating_sub(TAIL_WINDOW), TAIL_WINDOW)
+            .await?;
+    }
+    let complete = match final_filemark {
+        Some(at) => is_block(&f.get(at, BLOCK_HEADER_LEN).await?, Tag::SFMB),
+        None => false,
+    };
+    let Some(final_filemark) = final_filemark.filter(|_| complete) else {
+        if !options.allow_truncated {
+            return Err(FormatError::new(
+                size,
+                ErrorKind::Truncated(format!(
+                    "the file is {size} bytes and does not end with a soft filemark block; a \
+                     complete backup does (was the copy or upload cut short?)"
+                )),
+            ));
+        }
+        let start = read_set_start(f, first_filemark + sfm, layout).await?;
+        let set = build_set(
+            &start.sset,
+            &start.volb,
+            &start.msci,
+            &media,
+            ConfigSource::Provisional,
+            false,
+            (start.offset, 0),
+        )?;
+        return Ok(BackupMedia {
+            label,
+            sets: vec![set],
+            file_size: size,
+            truncated: true,
+        });
+    };
+
+    let mut sets = Vec::new();
+    for (open, close) in set_boundaries(f, first_filemark, final_filemark, sfm).await? {
+        let start = read_set_start(f, open + sfm, layout).await?;
+        let msls_at = close
+            .checked_sub(start.msci_len)
+            .filter(|&at| at > start.offset)
+            .ok_or_else(|| {
+                FormatError::malformed(close, "backup set", "closing filemark precedes its data")
+            })?;
+        let msls = read_block(f, msls_at, Tag::MSLS, &[Tag::MQCI])
+            .await
+            .map_err(|e| {
+                FormatError::malformed(
+                    msls_at,
+                    "MSLS block",
+                    format!(
+                        "the final configuration block was expected just before the set's closing \
+                     soft filemark at {close}: {}",
+                        e.kind
+                    ),
+                )
+            })?;
+        check_logical_address(&msls, start.offset, layout)?;
+        let config = config_of(&msls)?;
+        sets.push(build_set(
+            &start.sset,
+            &start.volb,
+            &config,
+            &media,
+            ConfigSource::Final,
+            false,
+            (start.offset, close),
+        )?);
+    }
+    Ok(BackupMedia {
+        label,
+        sets,
+        file_size: size,
+        truncated: false,
+    })
+}
+
+/// Reject what is not a plain MTF backup with the most specific reason we can give.
+async fn sniff(f: &mut Fetcher<'_>) -> Result<(), FormatError> {
+    let size = f.size();
+    if size == 0 {
+        return Err(FormatError::new(
+            0,
+            ErrorKind::NotABackup("the file is empty".into()),
+        ));
+    }
+    let head = f
+        .get(0, usize::try_from(size.min(16)).unwrap_or(16))
+        .await?;
+    if head.starts_with(b"TAPE") {
+        if size < BLOCK_HEADER_LEN as u64 {
+            return Err(FormatError::new(
+                size,
+                ErrorKind::Truncated(format!("the file is only {size} bytes")),
+            ));
+        }
+        return Ok(());
+    }
+    if head.starts_with(b"MSSQLBAK") {
+        let version = head
+            .get(8..12)
+            .map_or(0, |v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]));
+        return Err(FormatError::new(0, ErrorKind::Compressed { version }));
+    }
+    Err(FormatError::new(
+        0,
+        ErrorKind::NotABackup(format!(
+            "starts with {}; a SQL Server backup starts with \"TAPE\" (plain) or \"MSSQLBAK\" \
+             (compressed); a backup taken WITH ENCRYPTION cannot be read without its certificate",
+            hex_preview(&head)
+        )),
+    ))
+}
+
+fn hex_preview(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02X}")).collect();
+    format!("bytes {}", shown.join(" "))
+}
+
+async fn expect_filemark(f: &mut Fetcher<'_>, at: u64) -> Result<(), FormatError> {
+    let bytes = f.get(at, BLOCK_HEADER_LEN).await?;
+    let header = BlockHeader::parse(&Le::new(&bytes, at, "block header"))?;
+    if header.tag != Tag::SFMB {
+        return Err(FormatError::malformed(
+            at,
+            "media header",
+            format!(
+                "expected a soft filemark (SFMB) after the TAPE block, found {}",
+                header.tag
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `(opening filemark, closing filemark)` of every set, from the final filemark's table.
+///
+/// Layout per set: `SFMB | SSET … MSLS | SFMB | ESET ESET | SFMB`, so the filemarks pair up:
+/// 1st opens set 1, 2nd closes its data, 3rd opens set 2, … and the last ends the file.
+async fn set_boundaries(
+    f: &mut Fetcher<'_>,
+    first: u64,
+    last: u64,
+    sfm: u64,
+) -> Result<Vec<(u64, u64)>, FormatError> {
+    let block = f
+        .get(last, usize::try_from(sfm).unwrap_or(usize::MAX))
+        .await?;
+    let le = Le::new(&block, last, "final SFMB block");
+    BlockHeader::parse(&le)?;
+    let capacity = le.u32(52)?;
+    let mut marks = soft_filemark_entries(&le)?;
+    if marks.len() as u64 >= u64::from(capacity) {
+        return Err(le.error(
+            56,
+            format!(
+                "the filemark table is full ({capacity} entries): this file holds more backup \
+                 sets than its final soft filemark can list"
+            ),
+        ));
+    }
+    marks.push(last);
+    marks.sort_unstable();
+    marks.dedup();
+    if marks.first() != Some(&first) || marks.iter().any(|&m| m % sfm != 0 || m > last) {
+        return Err(le.error(
+            72,
+            format!(
+                "filemark table {marks:?} does not start at the media header's filemark {first}"
+            ),
+        ));
+    }
+    if marks.len() < 3 || marks.len() % 2 == 0 {
+        return Err(le.error(
+            72,
+            format!(
+                "{} filemarks cannot delimit whole backup sets (each set adds two)",
+                marks.len()
+            ),
+        ));
+    }
+    Ok(marks
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| (c[0], c[1]))
+        .collect())
+}
+
+/// Geometry of the media, from the TAPE block.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    /// Format logical block size: in-set blocks sit at multiples of it from the SSET.
+    flbs: u64,
+}
+
+/// The leading blocks of one set.
+#[derive(Debug)]
+struct SetStart {
+    offset: u64,
+    sset: SsetBlock,
+    volb: VolbBlock,
+    msci: SqlConfig,
+    msci_len: u64,
+}
+
+async fn read_set_start(
+    f: &mut Fetcher<'_>,
+    at: u64,
+    layout: Layout,
+) -> Result<SetStart, FormatError> {
+    f.prefetch(at, LEAD_WINDOW / 2).await?;
+    let sset_block = read_block(f, at, Tag::SSET, &[]).await?;
+    let sset = SsetBlock::parse(&sset_block.area(), &sset_block.header)?;
+    let volb_block = read_block(f, sset_block.end, Tag::VOLB, &[]).await?;
+    check_logical_address(&volb_block, at, layout)?;
+    let volb = VolbBlock::parse(&volb_block.area())?;
+    let msci_block = read_block(f, volb_block.end, Tag::MSCI, &[Tag::MQCI]).await?;
+    check_logical_address(&msci_block, at, layout)?;
+    let msci = config_of(&msci_block)?;
+    Ok(SetStart {
+        offset: at,
+        sset,
+        volb,
+        msci,
+        msci_len: msci_block.end - msci_block.offset,
+    })
+}
+
+fn config_of(block: &Block) -> Result<SqlConfig, FormatError> {
+    let (at, data) = block.stream_data(Tag::MQCI).ok_or_else(|| {
+        FormatError::malformed(block.offset, "configuration block", "no MQCI stream")
+    })?;
+    parse_config(&Le::new(&data, at, "MQCI stream"))
+}
+
+/// In-set blocks sit at `SSET offset + FLA x block size`; anything else means we are lost.
+fn check_logical_address(block: &Block, set_at: u64, layout: Layout) -> Result<(), FormatError> {
+    let expected = block
+        .header
+        .format_logical_address
+        .checked_mul(layout.flbs)
+        .and_then(|d| d.checked_add(set_at));
+    if expected != Some(block.offset) {
+        return Err(FormatError::malformed(
+            block.offset,
+            "block position",
+            format!(
+                "{} block has logical address {} (x {} bytes from the set at {set_at}) but sits \
+                 at offset {}",
+                block.header.tag, block.header.format_logical_address, layout.flbs, block.offset
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One descriptor block: header, its fixed area, and the data of the streams we asked for.
+#[derive(Debug)]
+struct Block {
+    offset: u64,
+    header: BlockHeader,
+    area: Bytes,
+    streams: Vec<(Tag, u64, Bytes)>,
+    /// Offset just past the block's SPAD stream: where the next block starts.
+    end: u64,
+}
+
+impl Block {
+    fn area(&self) -> Le<'_> {
+        Le::new(&self.area, self.offset, "descriptor block")
+    }
+
+    fn stream_data(&self, tag: Tag) -> Option<(u64, Bytes)> {
+        self.streams
+            .iter()
+            .find(|s| s.0 == tag)
+            .map(|s| (s.1, s.2.clone()))
+    }
+}
+
+/// Read the block at `at`, which must be of type `expect`, walking its streams up to `SPAD` and
+/// fetching the data of the streams listed in `keep` (all small). Data streams are skipped by
+/// their length without being read.
+async fn read_block(
+    f: &mut Fetcher<'_>,
+    at: u64,
+    expect: Tag,
+    keep: &[Tag],
+) -> Result<Block, FormatError> {
+    let raw = f.get(at, BLOCK_HEADER_LEN).await?;
+    let header = BlockHeader::parse(&Le::new(&raw, at, "block header"))?;
+    if header.tag != expect {
+        return Err(FormatError::malformed(
+            at,
+            "block sequence",
+            format!("expected a {expect} block, found {}", header.tag),
+        ));
+    }
+    let ofe = header.first_event_offset;
+    if usize::from(ofe) < BLOCK_HEADER_LEN || ofe > MAX_FIRST_EVENT_OFFSET {
+        return Err(FormatError::malformed(
+            at + 8,
+            "block header",
+            format!("{expect} block's first stream offset {ofe} is out of range"),
+        ));
+    }
+    let area = f.get(at, usize::from(ofe)).await?;
+    let mut streams = Vec::new();
+    let mut pos = align4(at + u64::from(ofe));
+    for _ in 0..MAX_STREAMS_PER_BLOCK {
+        let raw = f.get(pos, STREAM_HEADER_LEN).await?;
+        let stream = StreamHeader::parse(&Le::new(&raw, pos, "stream header"))?;
+        let data_at = pos + STREAM_HEADER_LEN as u64;
+        if keep.contains(&stream.tag) {
+            if stream.length > MAX_CONFIG_STREAM {
+                return Err(FormatError::malformed(
+                    pos + 8,
+                    "stream header",
+                    format!(
+                        "{} stream of {} bytes exceeds the {MAX_CONFIG_STREAM}-byte limit",
+                        stream.tag, stream.length
+                    ),
+                ));
+            }
+            // Bounded just above, so the cast cannot truncate.
+            let len = usize::try_from(stream.length).unwrap_or(usize::MAX);
+            streams.push((stream.tag, data_at, f.get(data_at, len).await?));
+        }
+        let next = data_at
+            .checked_add(stream.length)
+            .map(align4)
+            .ok_or_else(|| {
+                FormatError::malformed(pos + 8, "stream header", "stream length overflows")
+            })?;
+        if stream.tag == Tag::SPAD {
+            return Ok(Block {
+                offset: at,
+                header,
+                area,
+                streams,
+                end: next,
+            });
+        }
+        pos = next;
+    }
+    Err(FormatError::malformed(
+        at,
+        "descriptor block",
+        format!("{expect} block has more than {MAX_STREAMS_PER_BLOCK} streams and no SPAD"),
+    ))
+}

@@ -1,0 +1,57 @@
+//! `lrs`: the Log Replay Service emulator's command line.
+//!
+//! Today it inspects backups the way SQL Server's `RESTORE HEADERONLY`, `FILELISTONLY` and
+//! `LABELONLY` do; later subcommands plan and serve restores.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod inspect;
+mod table;
+
+/// Log Replay Service emulator.
+#[derive(Debug, Parser)]
+#[command(name = "lrs", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One row per backup set, like RESTORE HEADERONLY.
+    Headeronly(inspect::InspectArgs),
+    /// The database files of each backup set, like RESTORE FILELISTONLY.
+    Filelistonly(inspect::InspectArgs),
+    /// The media header of each file, like RESTORE LABELONLY.
+    Labelonly(inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lrs: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,
+            Command::Filelistonly(args) => inspect::run(inspect::Report::FileList, args).await,
+            Command::Labelonly(args) => inspect::run(inspect::Report::Label, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lrs: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
