@@ -135,7 +135,7 @@ mod tests {
             block: u32::MAX,
             slot: u16::MAX,
         };
-        assert_eq!(max.to_string(), "4294967295004294967295065535");
+        assert_eq!(max.to_string(), "4294967295429496729565535");
     }
 
     #[test]
