@@ -124,7 +124,18 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
     };
 
     let mut sets = Vec::new();
-    for (open, close) in set_boundaries(f, first_filemark, final_filemark, sfm).await? {
+    let boundaries = set_boundaries(f, first_filemark, final_filemark, sfm).await?;
+    if boundaries.ends_early && !options.allow_truncated {
+        return Err(FormatError::new(
+            size,
+            ErrorKind::Truncated(format!(
+                "the file ends right after the data of backup set {} (offset {final_filemark}) \
+                 without its end-of-set blocks",
+                boundaries.sets.len()
+            )),
+        ));
+    }
+    for (open, close) in boundaries.sets {
         let start = read_set_start(f, open + sfm, layout).await?;
         let msls_at = close
             .checked_sub(start.msci_len)
@@ -161,7 +172,7 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
         label,
         sets,
         file_size: size,
-        truncated: false,
+        truncated: boundaries.ends_early,
     })
 }
 
@@ -185,6 +196,13 @@ async fn sniff(f: &mut Fetcher<'_>) -> Result<(), FormatError> {
             ));
         }
         return Ok(());
+    }
+    let short_magic = |magic: &[u8]| head.len() < magic.len() && magic.starts_with(&head);
+    if short_magic(b"TAPE") || short_magic(b"MSSQLBAK") {
+        return Err(FormatError::new(
+            size,
+            ErrorKind::Truncated(format!("the file is only {size} bytes")),
+        ));
     }
     if head.starts_with(b"MSSQLBAK") {
         let version = head
@@ -223,16 +241,26 @@ async fn expect_filemark(f: &mut Fetcher<'_>, at: u64) -> Result<(), FormatError
     Ok(())
 }
 
-/// `(opening filemark, closing filemark)` of every set, from the final filemark's table.
+/// Where the sets of a file are, from its final filemark's table.
+#[derive(Debug)]
+struct Boundaries {
+    /// `(opening filemark, closing filemark)` of every set whose data is complete.
+    sets: Vec<(u64, u64)>,
+    /// The file ends right after the last set's data (its ESET blocks never arrived).
+    ends_early: bool,
+}
+
+/// The sets of a file, from the table of the filemark at `last`.
 ///
 /// Layout per set: `SFMB | SSET … MSLS | SFMB | ESET ESET | SFMB`, so the filemarks pair up:
-/// 1st opens set 1, 2nd closes its data, 3rd opens set 2, … and the last ends the file.
+/// 1st opens set 1, 2nd closes its data, 3rd opens set 2, … and the last ends the file. An even
+/// count means the file stops right after a set's data.
 async fn set_boundaries(
     f: &mut Fetcher<'_>,
     first: u64,
     last: u64,
     sfm: u64,
-) -> Result<Vec<(u64, u64)>, FormatError> {
+) -> Result<Boundaries, FormatError> {
     let block = f
         .get(last, usize::try_from(sfm).unwrap_or(usize::MAX))
         .await?;
@@ -252,7 +280,7 @@ async fn set_boundaries(
     marks.push(last);
     marks.sort_unstable();
     marks.dedup();
-    if marks.first() != Some(&first) || marks.iter().any(|&m| m % sfm != 0 || m > last) {
+    if marks.first() != Some(&first) || marks.iter().any(|&m| m % sfm != 0) {
         return Err(le.error(
             72,
             format!(
@@ -260,20 +288,14 @@ async fn set_boundaries(
             ),
         ));
     }
-    if marks.len() < 3 || marks.len() % 2 == 0 {
-        return Err(le.error(
-            72,
-            format!(
-                "{} filemarks cannot delimit whole backup sets (each set adds two)",
-                marks.len()
-            ),
-        ));
+    if marks.len() < 2 {
+        return Err(le.error(72, "the filemark table delimits no backup set"));
     }
-    Ok(marks
-        .chunks(2)
-        .filter(|c| c.len() == 2)
-        .map(|c| (c[0], c[1]))
-        .collect())
+    let sets = marks.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+    Ok(Boundaries {
+        sets,
+        ends_early: marks.len() % 2 == 0,
+    })
 }
 
 /// Geometry of the media, from the TAPE block.

@@ -1,0 +1,47 @@
+//! Shared helpers for the integration tests: locating the real SQL Server backups.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+
+use lrs_backup::{BackupMedia, ReadOptions};
+
+/// The folder of real backups named by `LRS_REAL_FIXTURES`, or `None` (test skipped, with a
+/// line saying so) when the variable is unset. A set variable naming a missing folder fails.
+pub fn fixtures() -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("LRS_REAL_FIXTURES") else {
+        eprintln!("LRS_REAL_FIXTURES is not set: real-fixture test skipped");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    assert!(
+        dir.is_dir(),
+        "LRS_REAL_FIXTURES={} is not a folder",
+        dir.display()
+    );
+    Some(dir)
+}
+
+/// Every file below `dir` except Markdown, sorted.
+pub fn backup_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("list fixture folder") {
+            let path = entry.expect("fixture entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_none_or(|e| e != "md") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Read the headers of `rel` (relative to the fixture folder), strictly.
+pub fn read(dir: &Path, rel: &str) -> BackupMedia {
+    let data = std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
+    lrs_backup::read_backup_from_bytes(rel, data, ReadOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
