@@ -1,0 +1,247 @@
+//! The `lrs` binary as users run it: `headeronly`, `filelistonly`, `labelonly` on real backups.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// RESTORE HEADERONLY's columns, in SQL Server's order.
+const HEADERONLY_COLUMNS: &[&str] = &[
+    "BackupName",
+    "BackupDescription",
+    "BackupType",
+    "ExpirationDate",
+    "Compressed",
+    "Position",
+    "DeviceType",
+    "UserName",
+    "ServerName",
+    "DatabaseName",
+    "DatabaseVersion",
+    "DatabaseCreationDate",
+    "BackupSize",
+    "FirstLSN",
+    "LastLSN",
+    "CheckpointLSN",
+    "DatabaseBackupLSN",
+    "BackupStartDate",
+    "BackupFinishDate",
+    "SortOrder",
+    "CodePage",
+    "UnicodeLocaleId",
+    "UnicodeComparisonStyle",
+    "CompatibilityLevel",
+    "SoftwareVendorId",
+    "SoftwareVersionMajor",
+    "SoftwareVersionMinor",
+    "SoftwareVersionBuild",
+    "MachineName",
+    "Flags",
+    "BindingID",
+    "RecoveryForkID",
+    "Collation",
+    "FamilyGUID",
+    "HasBulkLoggedData",
+    "IsSnapshot",
+    "IsReadOnly",
+    "IsSingleUser",
+    "HasBackupChecksums",
+    "IsDamaged",
+    "BeginsLogChain",
+    "HasIncompleteMetaData",
+    "IsForceOffline",
+    "IsCopyOnly",
+    "FirstRecoveryForkID",
+    "ForkPointLSN",
+    "RecoveryModel",
+    "DifferentialBaseLSN",
+    "DifferentialBaseGUID",
+    "BackupTypeDescription",
+    "BackupSetGUID",
+    "CompressedBackupSize",
+    "Containment",
+    "KeyAlgorithm",
+    "EncryptorThumbprint",
+    "EncryptorType",
+];
+
+const FILELISTONLY_COLUMNS: &[&str] = &[
+    "LogicalName",
+    "PhysicalName",
+    "Type",
+    "FileGroupName",
+    "Size",
+    "MaxSize",
+    "FileID",
+    "CreateLSN",
+    "DropLSN",
+    "UniqueID",
+    "ReadOnlyLSN",
+    "ReadWriteLSN",
+    "BackupSizeInBytes",
+    "SourceBlockSize",
+    "FileGroupID",
+    "LogGroupGUID",
+    "DifferentialBaseLSN",
+    "DifferentialBaseGUID",
+    "IsReadOnly",
+    "IsPresent",
+    "TDEThumbprint",
+    "SnapshotURL",
+];
+
+const LABELONLY_COLUMNS: &[&str] = &[
+    "MediaName",
+    "MediaSetId",
+    "FamilyCount",
+    "FamilySequenceNumber",
+    "MediaFamilyId",
+    "MediaSequenceNumber",
+    "MediaLabelPresent",
+    "MediaDescription",
+    "SoftwareName",
+    "SoftwareVendorId",
+    "MediaDate",
+    "MirrorCount",
+    "IsCompressed",
+];
+
+fn fixtures() -> Option<PathBuf> {
+    match std::env::var_os("LRS_REAL_FIXTURES") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            eprintln!("LRS_REAL_FIXTURES is not set: real-fixture test skipped");
+            None
+        }
+    }
+}
+
+fn lrs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lrs"))
+        .args(args)
+        .output()
+        .expect("run lrs")
+}
+
+fn json(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "lrs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout).expect("JSON output") {
+        Value::Array(rows) => rows,
+        other => panic!("expected an array, got {other}"),
+    }
+}
+
+fn keys(row: &Value) -> Vec<String> {
+    row.as_object().expect("object").keys().cloned().collect()
+}
+
+#[test]
+fn headeronly_json_uses_sql_server_column_names() {
+    let Some(dir) = fixtures() else { return };
+    let rows = json(&lrs(&[
+        "headeronly",
+        "--json",
+        dir.to_str().expect("utf-8 path"),
+    ]));
+    let (ok, errors): (Vec<&Value>, Vec<&Value>) =
+        rows.iter().partition(|r| r.get("Error").is_none());
+    assert_eq!(ok.len(), 44, "one row per plain backup set");
+    assert_eq!(
+        errors.len(),
+        1,
+        "the compressed fixture is listed with its error"
+    );
+    assert!(
+        errors[0]["File"]
+            .as_str()
+            .expect("file")
+            .ends_with("northwind.bak")
+    );
+    let mut expected = vec!["File".to_string()];
+    expected.extend(HEADERONLY_COLUMNS.iter().map(|c| (*c).to_string()));
+    for row in &ok {
+        assert_eq!(keys(row), expected);
+    }
+    let stopat = ok
+        .iter()
+        .find(|r| {
+            r["File"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("StopAt_23.trn"))
+        })
+        .expect("StopAt_23.trn row");
+    assert_eq!(stopat["FirstLSN"], "19000000021500001");
+    assert_eq!(stopat["BackupType"], 2);
+    assert_eq!(stopat["BackupTypeDescription"], "Transaction Log");
+    assert_eq!(stopat["DatabaseName"], "StopAt");
+    assert_eq!(stopat["ServerName"], "JUMPBOX\\SQL2008R2");
+    assert_eq!(stopat["Position"], 1);
+    assert_eq!(stopat["Compressed"], 0);
+    assert_eq!(stopat["HasBackupChecksums"], false);
+    assert_eq!(stopat["DifferentialBaseLSN"], Value::Null);
+    assert_eq!(stopat["RecoveryModel"], "FULL");
+}
+
+#[test]
+fn filelistonly_and_labelonly_json() {
+    let Some(dir) = fixtures() else { return };
+    let stripe = dir.join("dataplat-appveyor-lab/sql2008-backups/RestoreTimeStripe");
+    let stripe = stripe.to_str().expect("utf-8 path");
+    let labels = json(&lrs(&["labelonly", "--json", stripe]));
+    assert_eq!(labels.len(), 16);
+    let mut expected = vec!["File".to_string()];
+    expected.extend(LABELONLY_COLUMNS.iter().map(|c| (*c).to_string()));
+    for row in &labels {
+        assert_eq!(keys(row), expected);
+        assert_eq!(row["FamilyCount"], 2);
+        let in_stripe2 = row["File"].as_str().expect("file").contains("/Stripe2/");
+        assert_eq!(row["FamilySequenceNumber"], if in_stripe2 { 2 } else { 1 });
+    }
+    let files = json(&lrs(&["filelistonly", "--json", stripe]));
+    assert_eq!(files.len(), 32, "data + log file per backup");
+    let mut expected = vec!["File".to_string(), "Position".to_string()];
+    expected.extend(FILELISTONLY_COLUMNS.iter().map(|c| (*c).to_string()));
+    for row in &files {
+        assert_eq!(keys(row), expected);
+    }
+    assert_eq!(files[0]["Type"], "D");
+    assert_eq!(files[0]["FileGroupName"], "PRIMARY");
+    assert_eq!(files[1]["Type"], "L");
+    assert_eq!(files[1]["FileGroupName"], Value::Null);
+}
+
+#[test]
+fn table_output_and_exit_codes() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let text = scratch.path().join("notes.txt");
+    std::fs::write(&text, "not a backup").expect("write");
+    let out = lrs(&["headeronly", text.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "nothing readable: failure");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("not a SQL Server backup"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none of the 1 file(s)"));
+
+    let Some(dir) = fixtures() else { return };
+    let stopat = dir.join("dataplat-appveyor-lab/sql2008-backups/StopAt");
+    let out = lrs(&[
+        "headeronly",
+        stopat.to_str().expect("utf-8"),
+        text.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "some files readable: success");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("File"), "{stdout}");
+    assert!(stdout.contains("19000000021500001"));
+    assert!(stdout.contains("Not readable as a backup (1):"));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("Transaction Log"))
+            .count(),
+        4
+    );
+}
