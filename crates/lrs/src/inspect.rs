@@ -268,9 +268,7 @@ fn write_table(
                         h.last_lsn.to_string(),
                         h.checkpoint_lsn.to_string(),
                         h.database_backup_lsn.to_string(),
-                        h.backup_start_date
-                            .map(|d| d.to_string())
-                            .unwrap_or_default(),
+                        local_time(h.backup_start_date),
                         yes_no(h.has_backup_checksums),
                         yes_no(h.is_copy_only),
                         format!(
@@ -306,7 +304,7 @@ fn write_table(
                     l.family_count.to_string(),
                     l.family_sequence_number.to_string(),
                     opt(&l.software_name),
-                    l.media_date.map(|d| d.to_string()).unwrap_or_default(),
+                    local_time(l.media_date),
                     l.is_compressed.to_string(),
                 ]);
             }
@@ -324,6 +322,13 @@ fn write_table(
 
 fn opt(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "NULL".to_string())
+}
+
+/// A backup's local date-time as SQL Server Management Studio shows it (space, no `T`).
+fn local_time(value: Option<lrs_backup::BackupDateTime>) -> String {
+    value
+        .map(|d| d.to_string().replacen('T', " ", 1))
+        .unwrap_or_default()
 }
 
 fn yes_no(flag: bool) -> String {
