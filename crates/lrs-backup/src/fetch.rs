@@ -69,11 +69,16 @@ impl<'r> Fetcher<'r> {
     }
 
     async fn fetch(&mut self, start: u64, end: u64) -> Result<(), FormatError> {
-        let bytes = self
-            .reader
-            .read_range(start..end)
-            .await
-            .map_err(|e| FormatError::new(start, ErrorKind::Io(e.to_string())))?;
+        let bytes = self.reader.read_range(start..end).await.map_err(|e| {
+            match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<FormatError>())
+            {
+                // A decoding view reports format errors in the compressed file's own offsets.
+                Some(format) => format.clone(),
+                None => FormatError::new(start, ErrorKind::Io(e.to_string())),
+            }
+        })?;
         if bytes.len() as u64 != end - start {
             return Err(FormatError::new(
                 start,

@@ -20,28 +20,49 @@ mod build;
 mod bytes;
 mod collation;
 mod config;
+mod container;
+mod container_writer;
 mod error;
 mod fetch;
+mod layout;
 mod lsn;
 mod model;
 mod mtf;
 mod range;
 mod reader;
+mod stream;
 mod values;
+mod xpress;
 
 pub use collation::{code_page, collation_name};
+pub use container_writer::{ContainerOptions, Framing, compress_zstd};
 pub use error::{BackupError, ErrorKind, FormatError};
+pub use layout::{BlockInfo, StreamInfo, mtf_layout};
 pub use lsn::{Lsn, ParseLsnError};
 pub use model::{
     BackupHeader, BackupMedia, BackupSet, BackupType, ConfigSource, FileListEntry, FileType,
     MediaLabel, RecoveryModel,
 };
-pub use mtf::MediaSetInfo;
+pub use mtf::{MediaSetInfo, Tag};
 #[cfg(feature = "object-store")]
 pub use range::ObjectStoreReader;
 pub use range::{CountingReader, FileReader, MemoryReader, RangeRead};
 pub use reader::{ReadOptions, read_backup, read_backup_with};
+pub use stream::mtf_stream;
 pub use values::{BackupDateTime, Guid};
+
+/// Internal entry points for the crate's own benchmarks; not part of the API.
+#[doc(hidden)]
+pub mod __bench {
+    /// The XPRESS-Huffman chunk decoder (`benches/decompress.rs`).
+    pub fn xpress_decompress_into(
+        input: &[u8],
+        uncompressed_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        crate::xpress::decompress_into(input, uncompressed_len, out).map_err(|e| e.to_string())
+    }
+}
 
 /// Read a backup held in memory, blocking the current thread (fuzzing, tests, small tools).
 pub fn read_backup_from_bytes(

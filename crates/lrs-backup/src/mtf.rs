@@ -18,33 +18,33 @@ pub(crate) const STREAM_HEADER_LEN: usize = 22;
 
 /// A four-character MTF type tag (block or stream ID), e.g. `TAPE`, `MQCI`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Tag(pub [u8; 4]);
+pub struct Tag(pub [u8; 4]);
 
 impl Tag {
     /// Media header block.
-    pub(crate) const TAPE: Tag = Tag(*b"TAPE");
+    pub const TAPE: Tag = Tag(*b"TAPE");
     /// Soft filemark block.
-    pub(crate) const SFMB: Tag = Tag(*b"SFMB");
+    pub const SFMB: Tag = Tag(*b"SFMB");
     /// Start of a data set (one backup set).
-    pub(crate) const SSET: Tag = Tag(*b"SSET");
+    pub const SSET: Tag = Tag(*b"SSET");
     /// Volume block.
-    pub(crate) const VOLB: Tag = Tag(*b"VOLB");
+    pub const VOLB: Tag = Tag(*b"VOLB");
     /// SQL Server configuration written at backup start (provisional).
-    pub(crate) const MSCI: Tag = Tag(*b"MSCI");
+    pub const MSCI: Tag = Tag(*b"MSCI");
     /// SQL Server data-file pages.
-    pub(crate) const MSDA: Tag = Tag(*b"MSDA");
+    pub const MSDA: Tag = Tag(*b"MSDA");
     /// SQL Server transaction log.
-    pub(crate) const MSTL: Tag = Tag(*b"MSTL");
+    pub const MSTL: Tag = Tag(*b"MSTL");
     /// SQL Server configuration written at backup end (final).
-    pub(crate) const MSLS: Tag = Tag(*b"MSLS");
+    pub const MSLS: Tag = Tag(*b"MSLS");
     /// End of a data set.
-    pub(crate) const ESET: Tag = Tag(*b"ESET");
+    pub const ESET: Tag = Tag(*b"ESET");
     /// Pad stream that fills a block up to the next block boundary.
-    pub(crate) const SPAD: Tag = Tag(*b"SPAD");
+    pub const SPAD: Tag = Tag(*b"SPAD");
     /// Media-set (striping) information stream of the TAPE block.
-    pub(crate) const RAID: Tag = Tag(*b"RAID");
+    pub const RAID: Tag = Tag(*b"RAID");
     /// SQL Server configuration records stream.
-    pub(crate) const MQCI: Tag = Tag(*b"MQCI");
+    pub const MQCI: Tag = Tag(*b"MQCI");
 }
 
 impl fmt::Display for Tag {

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::build::{build_label, build_set};
 use crate::bytes::{Le, align4};
 use crate::config::{SqlConfig, parse_config};
+use crate::container::CompressedMtf;
 use crate::error::{BackupError, ErrorKind, FormatError};
 use crate::fetch::Fetcher;
 use crate::model::{BackupMedia, ConfigSource};
@@ -57,13 +58,44 @@ pub async fn read_backup_with(
         .size()
         .await
         .map_err(|e| FormatError::new(0, ErrorKind::Io(e.to_string())).in_file(reader.name()))?;
-    let mut fetcher = Fetcher::new(reader, size);
-    read_media(&mut fetcher, options)
+    read_any(reader, size, options)
         .await
         .map_err(|e| e.in_file(reader.name()))
 }
 
-async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupMedia, FormatError> {
+/// Plain files are read directly; compressed ones through a view of their decoded MTF stream.
+async fn read_any(
+    reader: &dyn RangeRead,
+    size: u64,
+    options: ReadOptions,
+) -> Result<BackupMedia, FormatError> {
+    let mut fetcher = Fetcher::new(reader, size);
+    match read_media(&mut fetcher, options, None).await {
+        Err(FormatError {
+            kind: ErrorKind::Compressed { .. },
+            ..
+        }) => {
+            let view = CompressedMtf::open(reader, size, options.allow_truncated).await?;
+            let mtf_size = view.mtf_size();
+            let mut fetcher = Fetcher::new(&view, mtf_size);
+            let mut media = read_media(&mut fetcher, options, Some(&view)).await?;
+            media.file_size = view.compressed_size();
+            Ok(media)
+        }
+        other => other,
+    }
+}
+
+/// Read every set of an MTF stream. `container` is set when the stream is the decoded view of
+/// a compressed file: its tail is already mapped, so no tail window is prefetched (that could
+/// force decoding the whole file), its filemark tables hold file offsets that the view
+/// translates, and the reports say `Compressed = 1`.
+async fn read_media(
+    f: &mut Fetcher<'_>,
+    options: ReadOptions,
+    container: Option<&CompressedMtf<'_>>,
+) -> Result<BackupMedia, FormatError> {
+    let compressed = container.is_some();
     let size = f.size();
     if size <= LEAD_WINDOW + TAIL_WINDOW {
         f.prefetch(0, size).await?;
@@ -78,7 +110,7 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
         .stream_data(Tag::RAID)
         .ok_or_else(|| FormatError::malformed(0, "TAPE block", "no RAID (media set) stream"))?;
     let media = MediaSetInfo::parse(&Le::new(&raid.1, raid.0, "RAID stream"))?;
-    let label = build_label(&tape_fields, &media, false);
+    let label = build_label(&tape_fields, &media, compressed);
     let sfm = u64::from(tape_fields.soft_filemark_size);
     let flbs = u64::from(tape_fields.format_logical_block_size);
 
@@ -87,7 +119,7 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
     let layout = Layout { flbs };
 
     let final_filemark = size.checked_sub(sfm).filter(|&at| at > first_filemark);
-    if size > LEAD_WINDOW + TAIL_WINDOW {
+    if size > LEAD_WINDOW + TAIL_WINDOW && !compressed {
         f.prefetch(size.saturating_sub(TAIL_WINDOW), TAIL_WINDOW)
             .await?;
     }
@@ -112,7 +144,7 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
             &start.msci,
             &media,
             ConfigSource::Provisional,
-            false,
+            compressed,
             (start.offset, 0),
         )?;
         return Ok(BackupMedia {
@@ -124,7 +156,7 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
     };
 
     let mut sets = Vec::new();
-    let boundaries = set_boundaries(f, first_filemark, final_filemark, sfm).await?;
+    let boundaries = set_boundaries(f, first_filemark, final_filemark, sfm, container).await?;
     if boundaries.ends_early && !options.allow_truncated {
         return Err(FormatError::new(
             size,
@@ -164,7 +196,7 @@ async fn read_media(f: &mut Fetcher<'_>, options: ReadOptions) -> Result<BackupM
             &config,
             &media,
             ConfigSource::Final,
-            false,
+            compressed,
             (start.offset, close),
         )?);
     }
@@ -260,6 +292,7 @@ async fn set_boundaries(
     first: u64,
     last: u64,
     sfm: u64,
+    container: Option<&CompressedMtf<'_>>,
 ) -> Result<Boundaries, FormatError> {
     let block = f
         .get(last, usize::try_from(sfm).unwrap_or(usize::MAX))
@@ -268,6 +301,16 @@ async fn set_boundaries(
     BlockHeader::parse(&le)?;
     let capacity = le.u32(52)?;
     let mut marks = soft_filemark_entries(&le)?;
+    if let Some(view) = container {
+        for mark in &mut marks {
+            *mark = view.filemark_mtf(*mark).await?.ok_or_else(|| {
+                le.error(
+                    72,
+                    format!("filemark table entry {mark} is not a soft filemark of this container"),
+                )
+            })?;
+        }
+    }
     if marks.len() as u64 >= u64::from(capacity) {
         return Err(le.error(
             56,

@@ -161,8 +161,8 @@ fn things_that_are_not_backups() {
     );
     let mut compressed = b"MSSQLBAK".to_vec();
     compressed.extend_from_slice(&2u32.to_le_bytes());
-    let err = read(&compressed, false).expect_err("compressed");
-    assert_eq!(err.kind, ErrorKind::Compressed { version: 2 });
+    let err = read(&compressed, false).expect_err("a container header alone");
+    assert!(matches!(err.kind, ErrorKind::Truncated(_)), "{err}");
     let err = read(b"TAPE", false).expect_err("too short");
     assert!(matches!(err.kind, ErrorKind::Truncated(_)), "{err}");
 }

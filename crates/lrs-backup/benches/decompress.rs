@@ -1,0 +1,90 @@
+//! XPRESS-Huffman decompression throughput on a real SQL Server compressed backup.
+//!
+//! Reads `$LRS_REAL_FIXTURES/Guilderm-SC-701_ClassWork/northwind.bak` (an `MSSQLBAK` container),
+//! walks its chunk chain once during setup and then measures decoding every compressed (0x21)
+//! chunk, reported in bytes of *output* per second:
+//!
+//! * `xpress/northwind/ours`: the crate's decoder, appending into one reused buffer;
+//! * `xpress/northwind/xpress-huffman`: `xpress_huffman::decompress`, one `Vec` per chunk (the
+//!   baseline of engineering.md §7.1).
+//!
+//! If `LRS_REAL_FIXTURES` is unset it prints that the fixture was skipped and measures nothing.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use lrs_backup::__bench::xpress_decompress_into;
+
+const FIXTURE: &str = "Guilderm-SC-701_ClassWork/northwind.bak";
+const FILE_HEADER: usize = 480;
+const CHUNK_HEADER: usize = 28;
+const SECTOR: usize = 512;
+
+/// The compressed chunks of the first backup set: (payload, declared uncompressed size).
+fn compressed_chunks(file: &[u8]) -> Vec<(&[u8], usize)> {
+    assert!(file.starts_with(b"MSSQLBAK"), "not a compressed backup");
+    let mut chunks = Vec::new();
+    let mut at = FILE_HEADER;
+    loop {
+        let header = &file[at..at + CHUNK_HEADER];
+        let declared = usize::from(header[1]) * SECTOR;
+        let payload_len = usize::from(u16::from_le_bytes([header[2], header[3]]));
+        match header[0] {
+            0x21 => {
+                let start = at + CHUNK_HEADER;
+                chunks.push((&file[start..start + payload_len], declared));
+                at = start + payload_len;
+            }
+            // A raw soft filemark at the next sector boundary: nothing to decode.
+            0x24 => at = (at + CHUNK_HEADER).next_multiple_of(SECTOR) + SECTOR,
+            // End-of-set trailer.
+            0x2C => break,
+            other => panic!("unknown chunk type {other:#04x} at {at:#x}"),
+        }
+    }
+    chunks
+}
+
+fn bench_decompress(c: &mut Criterion) {
+    let Some(root) = std::env::var_os("LRS_REAL_FIXTURES") else {
+        eprintln!("decompress: LRS_REAL_FIXTURES is not set; skipped");
+        return;
+    };
+    let path = Path::new(&root).join(FIXTURE);
+    let file = std::fs::read(&path).expect("northwind.bak must be readable");
+    let chunks = compressed_chunks(&file);
+    let output: usize = chunks.iter().map(|&(_, declared)| declared).sum();
+    let input: usize = chunks.iter().map(|&(payload, _)| payload.len()).sum();
+    eprintln!(
+        "decompress: {} compressed chunks, {input} bytes -> {output} bytes",
+        chunks.len()
+    );
+
+    let mut group = c.benchmark_group("xpress/northwind");
+    group.throughput(Throughput::Bytes(output as u64));
+    group.bench_function("ours", |b| {
+        let mut out = Vec::with_capacity(1 << 16);
+        b.iter(|| {
+            for &(payload, declared) in &chunks {
+                out.clear();
+                xpress_decompress_into(black_box(payload), declared, &mut out)
+                    .expect("real chunks decode");
+                black_box(&out);
+            }
+        });
+    });
+    group.bench_function("xpress-huffman", |b| {
+        b.iter(|| {
+            for &(payload, declared) in &chunks {
+                let out = xpress_huffman::decompress(black_box(payload), declared)
+                    .expect("real chunks decode");
+                black_box(&out);
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_decompress);
+criterion_main!(benches);
