@@ -393,13 +393,10 @@ fn codec_of(header: &ContainerHeader, first_payload: &[u8]) -> Result<Codec, For
         0..=2 | ALGORITHM_XPRESS => Ok(Codec::Xpress),
         other => Err(FormatError::new(
             12,
-            ErrorKind::Malformed {
-                what: "MSSQLBAK file header",
-                why: format!(
-                    "compression algorithm {other} is neither XPRESS (3) nor ZSTD (131); \
-                     QAT_DEFLATE (SQL Server 2022 hardware compression) is not supported"
-                ),
-            },
+            ErrorKind::Unsupported(format!(
+                "compression algorithm {other} is neither XPRESS (3) nor ZSTD (131); QAT_DEFLATE \
+                 (SQL Server 2022 hardware-accelerated compression) is not supported"
+            )),
         )),
     }
 }

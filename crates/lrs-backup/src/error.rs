@@ -12,15 +12,9 @@ pub enum ErrorKind {
     /// The bytes are not a SQL Server backup at all (wrong magic, empty file, ...).
     #[error("not a SQL Server backup: {0}")]
     NotABackup(String),
-    /// A compressed (`MSSQLBAK` container) backup; this build reads plain MTF only.
-    #[error(
-        "compressed backup (MSSQLBAK container, format version {version}): reading compressed \
-         backups is not supported by this build"
-    )]
-    Compressed {
-        /// The container's version word (file offset 8).
-        version: u32,
-    },
+    /// A valid backup using a feature this reader does not support (e.g. QAT_DEFLATE).
+    #[error("unsupported backup feature: {0}")]
+    Unsupported(String),
     /// The backup was written `WITH ENCRYPTION`; its headers need the certificate's private key.
     #[error("encrypted backup (BACKUP ... WITH ENCRYPTION): {0}")]
     Encrypted(String),

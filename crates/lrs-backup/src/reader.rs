@@ -11,7 +11,7 @@ use bytes::Bytes;
 use crate::build::{build_label, build_set};
 use crate::bytes::{Le, align4};
 use crate::config::{SqlConfig, parse_config};
-use crate::container::CompressedMtf;
+use crate::container::{CompressedMtf, MAGIC};
 use crate::error::{BackupError, ErrorKind, FormatError};
 use crate::fetch::Fetcher;
 use crate::model::{BackupMedia, ConfigSource};
@@ -70,19 +70,22 @@ async fn read_any(
     options: ReadOptions,
 ) -> Result<BackupMedia, FormatError> {
     let mut fetcher = Fetcher::new(reader, size);
-    match read_media(&mut fetcher, options, None).await {
-        Err(FormatError {
-            kind: ErrorKind::Compressed { .. },
-            ..
-        }) => {
+    // One request for the head of the file (the whole file when it is small).
+    let lead = if size <= LEAD_WINDOW + TAIL_WINDOW {
+        size
+    } else {
+        LEAD_WINDOW
+    };
+    fetcher.prefetch(0, lead).await?;
+    match sniff(&mut fetcher).await? {
+        Kind::Plain => read_media(&mut fetcher, options, None).await,
+        Kind::Compressed => {
             let view = CompressedMtf::open(reader, size, options.allow_truncated).await?;
-            let mtf_size = view.mtf_size();
-            let mut fetcher = Fetcher::new(&view, mtf_size);
+            let mut fetcher = Fetcher::new(&view, view.mtf_size());
             let mut media = read_media(&mut fetcher, options, Some(&view)).await?;
             media.file_size = view.compressed_size();
             Ok(media)
         }
-        other => other,
     }
 }
 
@@ -97,12 +100,17 @@ async fn read_media(
 ) -> Result<BackupMedia, FormatError> {
     let compressed = container.is_some();
     let size = f.size();
-    if size <= LEAD_WINDOW + TAIL_WINDOW {
-        f.prefetch(0, size).await?;
-    } else {
+    if compressed {
+        // Decode the leading chunks once; the header blocks are read from them.
         f.prefetch(0, LEAD_WINDOW).await?;
     }
-    sniff(f).await?;
+    if sniff(f).await? != Kind::Plain {
+        return Err(FormatError::malformed(
+            0,
+            "MTF stream",
+            "a container inside a container",
+        ));
+    }
 
     let tape = read_block(f, 0, Tag::TAPE, &[Tag::RAID]).await?;
     let tape_fields = TapeBlock::parse(&tape.area())?;
@@ -208,8 +216,18 @@ async fn read_media(
     })
 }
 
-/// Reject what is not a plain MTF backup with the most specific reason we can give.
-async fn sniff(f: &mut Fetcher<'_>) -> Result<(), FormatError> {
+/// What the first bytes of a file say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Plain MTF (`TAPE`).
+    Plain,
+    /// `MSSQLBAK` container.
+    Compressed,
+}
+
+/// Tell plain from compressed backups, and reject everything else with the most specific
+/// reason we can give.
+async fn sniff(f: &mut Fetcher<'_>) -> Result<Kind, FormatError> {
     let size = f.size();
     if size == 0 {
         return Err(FormatError::new(
@@ -220,33 +238,40 @@ async fn sniff(f: &mut Fetcher<'_>) -> Result<(), FormatError> {
     let head = f
         .get(0, usize::try_from(size.min(16)).unwrap_or(16))
         .await?;
-    if head.starts_with(b"TAPE") {
-        if size < BLOCK_HEADER_LEN as u64 {
-            return Err(FormatError::new(
-                size,
-                ErrorKind::Truncated(format!("the file is only {size} bytes")),
-            ));
-        }
-        return Ok(());
-    }
     let short_magic = |magic: &[u8]| head.len() < magic.len() && magic.starts_with(&head);
-    if short_magic(b"TAPE") || short_magic(b"MSSQLBAK") {
+    if short_magic(b"TAPE") || short_magic(MAGIC) || (head.starts_with(b"TAPE") && size < 52) {
         return Err(FormatError::new(
             size,
             ErrorKind::Truncated(format!("the file is only {size} bytes")),
         ));
     }
-    if head.starts_with(b"MSSQLBAK") {
-        let version = head
-            .get(8..12)
-            .map_or(0, |v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]));
-        return Err(FormatError::new(0, ErrorKind::Compressed { version }));
+    if head.starts_with(b"TAPE") {
+        return Ok(Kind::Plain);
+    }
+    if head.starts_with(MAGIC) {
+        return Ok(Kind::Compressed);
+    }
+    // A backup written WITH ENCRYPTION wraps the whole stream but keeps the soft filemark
+    // blocks in clear (backup-format.md §10), and every backup ends with one.
+    for sfm in [512u64, 4096] {
+        if size >= 2 * sfm && is_block(&f.get(size - sfm, BLOCK_HEADER_LEN).await?, Tag::SFMB) {
+            return Err(FormatError::new(
+                0,
+                ErrorKind::Encrypted(format!(
+                    "the file ends with an MTF soft filemark but starts with {} instead of \
+                     \"TAPE\" or \"MSSQLBAK\": a backup written WITH ENCRYPTION, whose headers \
+                     can only be read with the server certificate's private key (the encryptor \
+                     thumbprint is not stored in clear where this reader can find it)",
+                    hex_preview(&head)
+                )),
+            ));
+        }
     }
     Err(FormatError::new(
         0,
         ErrorKind::NotABackup(format!(
             "starts with {}; a SQL Server backup starts with \"TAPE\" (plain) or \"MSSQLBAK\" \
-             (compressed); a backup taken WITH ENCRYPTION cannot be read without its certificate",
+             (compressed)",
             hex_preview(&head)
         )),
     ))

@@ -161,6 +161,13 @@ fn corrupt_containers_give_located_errors() {
         ),
         "{err}"
     );
+    // An algorithm word that is neither XPRESS nor ZSTD, on a payload that is not ZSTD.
+    let mut qat = data.clone();
+    qat[12..16].copy_from_slice(&7u32.to_le_bytes());
+    let err = read(&qat, false).expect_err("unknown algorithm");
+    assert_eq!(err.offset, 12);
+    assert!(matches!(err.kind, ErrorKind::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("QAT_DEFLATE"), "{err}");
     // Damage inside chunk 0's Huffman table.
     let mut payload = data.clone();
     payload[480 + 28..480 + 28 + 64].fill(0xFF);

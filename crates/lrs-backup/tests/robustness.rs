@@ -148,6 +148,40 @@ fn broken_checksums_are_reported_where_they_are() {
     assert!(err.to_string().contains("MSLS block"), "{err}");
 }
 
+/// A soft filemark block as SQL Server writes them: "SFMB", vendor attribute, checksum.
+fn soft_filemark(size: usize) -> Vec<u8> {
+    let mut b = vec![0u8; size];
+    b[..4].copy_from_slice(b"SFMB");
+    b[4..8].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+    let sum = b[..50]
+        .chunks_exact(2)
+        .fold(0u16, |x, w| x ^ u16::from_le_bytes([w[0], w[1]]));
+    b[50..52].copy_from_slice(&sum.to_le_bytes());
+    b
+}
+
+#[test]
+fn encrypted_backups_are_recognised_by_their_clear_filemarks() {
+    // WITH ENCRYPTION: an unreadable head, soft filemark blocks in clear, one at the end.
+    for sfm in [512usize, 4096] {
+        let mut data: Vec<u8> = (0..64 * 1024u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        data.extend_from_slice(&soft_filemark(sfm));
+        let err = read(&data, false).expect_err("encrypted");
+        assert!(matches!(err.kind, ErrorKind::Encrypted(_)), "{sfm}: {err}");
+        assert!(err.to_string().contains("WITH ENCRYPTION"));
+    }
+    // The same bytes without the filemark are just not a backup.
+    let noise: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    assert!(matches!(
+        read(&noise, false).expect_err("noise").kind,
+        ErrorKind::NotABackup(_)
+    ));
+}
+
 #[test]
 fn things_that_are_not_backups() {
     let err = read(b"", false).expect_err("empty");
