@@ -148,6 +148,13 @@ fn broken_checksums_are_reported_where_they_are() {
     assert!(err.to_string().contains("MSLS block"), "{err}");
 }
 
+/// Deterministic bytes that look like ciphertext.
+fn noise(len: u32) -> Vec<u8> {
+    (0..len)
+        .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[2])
+        .collect()
+}
+
 /// A soft filemark block as SQL Server writes them: "SFMB", vendor attribute, checksum.
 fn soft_filemark(size: usize) -> Vec<u8> {
     let mut b = vec![0u8; size];
@@ -164,18 +171,14 @@ fn soft_filemark(size: usize) -> Vec<u8> {
 fn encrypted_backups_are_recognised_by_their_clear_filemarks() {
     // WITH ENCRYPTION: an unreadable head, soft filemark blocks in clear, one at the end.
     for sfm in [512usize, 4096] {
-        let mut data: Vec<u8> = (0..64 * 1024u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
+        let mut data = noise(64 * 1024);
         data.extend_from_slice(&soft_filemark(sfm));
         let err = read(&data, false).expect_err("encrypted");
         assert!(matches!(err.kind, ErrorKind::Encrypted(_)), "{sfm}: {err}");
         assert!(err.to_string().contains("WITH ENCRYPTION"));
     }
     // The same bytes without the filemark are just not a backup.
-    let noise: Vec<u8> = (0..64 * 1024u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let noise = noise(64 * 1024);
     assert!(matches!(
         read(&noise, false).expect_err("noise").kind,
         ErrorKind::NotABackup(_)
