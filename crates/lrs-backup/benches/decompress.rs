@@ -8,13 +8,23 @@
 //! * `xpress/northwind/xpress-huffman`: `xpress_huffman::decompress`, one `Vec` per chunk (the
 //!   baseline of engineering.md §7.1).
 //!
+//! End to end, through [`lrs_backup::mtf_stream`] (chunk walking, decoding, handing out pieces),
+//! also in bytes of MTF output per second:
+//!
+//! * `stream/xpress-northwind`: the real XPRESS container;
+//! * `stream/zstd-<file>`: ZSTD containers written in setup by [`lrs_backup::compress_zstd`]
+//!   (level 3) from real plain backups, since no real ZSTD backup is available.
+//!
 //! If `LRS_REAL_FIXTURES` is unset it prints that the fixture was skipped and measures nothing.
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
 use lrs_backup::__bench::xpress_decompress_into;
+use lrs_backup::{ContainerOptions, MemoryReader, RangeRead, compress_zstd, mtf_stream};
 
 const FIXTURE: &str = "Guilderm-SC-701_ClassWork/northwind.bak";
 const FILE_HEADER: usize = 480;
@@ -86,5 +96,56 @@ fn bench_decompress(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_decompress);
+/// Decode the whole MTF stream of `data`; returns the bytes produced.
+fn stream_all(runtime: &tokio::runtime::Runtime, data: &bytes::Bytes) -> usize {
+    let reader: Arc<dyn RangeRead> = Arc::new(MemoryReader::new("bench.bak", data.clone()));
+    runtime.block_on(async {
+        let mut stream = mtf_stream(reader);
+        let mut total = 0;
+        while let Some(piece) = stream.next().await {
+            total += black_box(piece.expect("stream decodes")).len();
+        }
+        total
+    })
+}
+
+fn bench_stream(c: &mut Criterion) {
+    let Some(root) = std::env::var_os("LRS_REAL_FIXTURES") else {
+        eprintln!("decompress: LRS_REAL_FIXTURES is not set; skipped");
+        return;
+    };
+    let root = Path::new(&root);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
+    let mut inputs = vec![(
+        "xpress-northwind".to_string(),
+        bytes::Bytes::from(std::fs::read(root.join(FIXTURE)).expect("northwind.bak")),
+    )];
+    for (name, rel) in [
+        (
+            "zstd-WebDentalClinic-2019",
+            "HoangDe13-WebDentalClinic/WebDentalClinic-2019.bak",
+        ),
+        ("zstd-QLBH", "Tungdever-QuanLyBanHang/QLBH.bak"),
+    ] {
+        let plain = std::fs::read(root.join(rel)).expect("plain fixture");
+        let container = compress_zstd(&plain, ContainerOptions::default()).expect("ZSTD container");
+        eprintln!(
+            "decompress: {name}: {} -> {} bytes",
+            plain.len(),
+            container.len()
+        );
+        inputs.push((name.to_string(), bytes::Bytes::from(container)));
+    }
+    let mut group = c.benchmark_group("stream");
+    for (name, data) in &inputs {
+        let output = stream_all(&runtime, data);
+        group.throughput(Throughput::Bytes(output as u64));
+        group.bench_function(name.as_str(), |b| b.iter(|| stream_all(&runtime, data)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_decompress, bench_stream);
 criterion_main!(benches);
