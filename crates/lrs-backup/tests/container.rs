@@ -132,6 +132,11 @@ fn a_compressed_header_read_is_bounded() {
     };
     let reader = CountingReader::new(MemoryReader::new("northwind.bak", data.clone()));
     futures::executor::block_on(lrs_backup::read_backup(&reader)).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "northwind header read: {} bytes in {} requests",
+        reader.bytes_read(),
+        reader.requests()
+    );
     // The lead and tail windows (256 KiB each) plus the plain probe: independent of file size.
     assert!(
         reader.bytes_read() <= 600 * 1024,
