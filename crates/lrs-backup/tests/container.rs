@@ -166,6 +166,22 @@ fn corrupt_containers_give_located_errors() {
         ),
         "{err}"
     );
+    // Chunk 0 declares 4 x 512 bytes of output but its payload encodes 1024: the decoder runs
+    // out of input and says so, at the payload.
+    let mut declared = data.clone();
+    declared[481] = 4;
+    let err = read(&declared, false).expect_err("wrong declared size");
+    assert_eq!(err.offset, 480 + 28);
+    assert!(
+        matches!(
+            err.kind,
+            ErrorKind::Malformed {
+                what: "XPRESS chunk payload",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // An algorithm word that is neither XPRESS nor ZSTD, on a payload that is not ZSTD.
     let mut qat = data.clone();
     qat[12..16].copy_from_slice(&7u32.to_le_bytes());
