@@ -32,6 +32,7 @@ mod range;
 mod reader;
 mod stream;
 mod values;
+mod writer;
 mod xpress;
 
 pub use collation::{code_page, collation_name};
@@ -50,6 +51,7 @@ pub use range::{CountingReader, FileReader, MemoryReader, RangeRead};
 pub use reader::{ReadOptions, read_backup, read_backup_with};
 pub use stream::mtf_stream;
 pub use values::{BackupDateTime, Guid};
+pub use writer::{BackupWriter, FileSpec, Layout, MediaSpec, PageSource, SetSpec};
 
 /// Internal entry points for the crate's own benchmarks; not part of the API.
 #[doc(hidden)]
