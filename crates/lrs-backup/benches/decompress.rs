@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
-use lrs_backup::__bench::xpress_decompress_into;
+use lrs_backup::__bench::{xpress_compress_into, xpress_decompress_into};
 use lrs_backup::{ContainerOptions, MemoryReader, RangeRead, compress_zstd, mtf_stream};
 
 const FIXTURE: &str = "Guilderm-SC-701_ClassWork/northwind.bak";
@@ -96,6 +96,53 @@ fn bench_decompress(c: &mut Criterion) {
     group.finish();
 }
 
+/// XPRESS-Huffman encoding throughput, in bytes of *input* per second: the decoded northwind
+/// chunks (real database pages and log) re-encoded one by one into a reused buffer
+/// (`xpress_encode/northwind`). Prints our payload size against SQL Server's once.
+fn bench_compress(c: &mut Criterion) {
+    let Some(root) = std::env::var_os("LRS_REAL_FIXTURES") else {
+        eprintln!("xpress_encode: LRS_REAL_FIXTURES is not set; skipped");
+        return;
+    };
+    let path = Path::new(&root).join(FIXTURE);
+    let file = std::fs::read(&path).expect("northwind.bak must be readable");
+    let chunks = compressed_chunks(&file);
+    let sql_server: usize = chunks.iter().map(|&(payload, _)| payload.len()).sum();
+    let decoded: Vec<Vec<u8>> = chunks
+        .iter()
+        .map(|&(payload, declared)| {
+            let mut out = Vec::new();
+            xpress_decompress_into(payload, declared, &mut out).expect("real chunks decode");
+            out
+        })
+        .collect();
+    let input: usize = decoded.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(1 << 17);
+    let mut ours = 0;
+    for chunk in &decoded {
+        out.clear();
+        xpress_compress_into(chunk, &mut out);
+        ours += out.len();
+    }
+    eprintln!(
+        "xpress_encode: {} chunks, {input} bytes -> {ours} bytes (SQL Server: {sql_server})",
+        decoded.len()
+    );
+
+    let mut group = c.benchmark_group("xpress_encode");
+    group.throughput(Throughput::Bytes(input as u64));
+    group.bench_function("northwind", |b| {
+        b.iter(|| {
+            for chunk in &decoded {
+                out.clear();
+                xpress_compress_into(black_box(chunk), &mut out);
+                black_box(&out);
+            }
+        });
+    });
+    group.finish();
+}
+
 /// Decode the whole MTF stream of `data`; returns the bytes produced.
 fn stream_all(runtime: &tokio::runtime::Runtime, data: &bytes::Bytes) -> usize {
     let reader: Arc<dyn RangeRead> = Arc::new(MemoryReader::new("bench.bak", data.clone()));
@@ -147,5 +194,5 @@ fn bench_stream(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_decompress, bench_stream);
+criterion_group!(benches, bench_decompress, bench_stream, bench_compress);
 criterion_main!(benches);

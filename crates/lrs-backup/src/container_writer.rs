@@ -51,6 +51,17 @@ pub fn compress_zstd(mtf: &[u8], options: ContainerOptions) -> Result<Vec<u8>, F
     write_container(mtf, options.framing, 131, encode)
 }
 
+/// Wrap a complete MTF stream in an XPRESS-Huffman-compressed container, as SQL Server writes
+/// `WITH COMPRESSION` by default (any valid XPRESS encoding; not SQL Server's exact bytes).
+pub fn compress_xpress(mtf: &[u8], options: ContainerOptions) -> Result<Vec<u8>, FormatError> {
+    let encode = |input: &[u8]| {
+        let mut out = Vec::with_capacity(input.len() / 2 + 300);
+        crate::xpress_encode::compress_into(input, &mut out);
+        Ok(out)
+    };
+    write_container(mtf, options.framing, 3, encode)
+}
+
 fn write_container(
     mtf: &[u8],
     framing: Framing,

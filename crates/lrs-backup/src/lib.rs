@@ -28,15 +28,17 @@ mod layout;
 mod lsn;
 mod model;
 mod mtf;
+mod page;
 mod range;
 mod reader;
 mod stream;
 mod values;
 mod writer;
 mod xpress;
+mod xpress_encode;
 
 pub use collation::{code_page, collation_name};
-pub use container_writer::{ContainerOptions, Framing, compress_zstd};
+pub use container_writer::{ContainerOptions, Framing, compress_xpress, compress_zstd};
 pub use error::{BackupError, ErrorKind, FormatError};
 pub use layout::{BlockInfo, StreamInfo, mtf_layout};
 pub use lsn::{Lsn, ParseLsnError};
@@ -45,6 +47,10 @@ pub use model::{
     MediaLabel, RecoveryModel,
 };
 pub use mtf::{MediaSetInfo, Tag};
+pub use page::{
+    PAGE_FLAG_CHECKSUM, PAGE_FLAG_TORN_BITS, PAGE_HEADER_LEN, PAGE_SIZE, PageChecksumMismatch,
+    PageHeader, PageId, page_checksum, set_page_checksum, verify_page_checksum, verify_torn_bits,
+};
 #[cfg(feature = "object-store")]
 pub use range::ObjectStoreReader;
 pub use range::{CountingReader, FileReader, MemoryReader, RangeRead};
@@ -63,6 +69,11 @@ pub mod __bench {
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         crate::xpress::decompress_into(input, uncompressed_len, out).map_err(|e| e.to_string())
+    }
+
+    /// The XPRESS-Huffman chunk encoder (`benches/decompress.rs`).
+    pub fn xpress_compress_into(input: &[u8], out: &mut Vec<u8>) {
+        crate::xpress_encode::compress_into(input, out);
     }
 }
 

@@ -113,9 +113,15 @@ impl RangeRead for FileReader {
         Box::pin(async move {
             let len = usize::try_from(range.end.saturating_sub(range.start))
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "range too large"))?;
-            tokio::task::spawn_blocking(move || read_exact_at(&file, range.start, len))
-                .await
-                .map_err(io::Error::other)?
+            // Off the async threads inside a tokio runtime; directly under other executors
+            // (e.g. `futures::executor::block_on`), where there is no blocking pool.
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => handle
+                    .spawn_blocking(move || read_exact_at(&file, range.start, len))
+                    .await
+                    .map_err(io::Error::other)?,
+                Err(_) => read_exact_at(&file, range.start, len),
+            }
         })
     }
 }

@@ -5,8 +5,9 @@
 //! batch of pages whatever the backup size.
 //!
 //! Two layouts are modelled on real backups: [`Layout::Sql2016`] (also what 2017–2022 write;
-//! 400-byte SCIN fixed part, MSTL first-stream offset 596) and [`Layout::Sql2008R2`] (364-byte
-//! SCIN, 592). Values the reader does not interpret (catalog streams, log-block metadata,
+//! fixed parts SCIN 400, SFGI 224, SFIN 1028 bytes, MSTL first-stream offset 596) and
+//! [`Layout::Sql2008R2`] (SCIN 364, SFGI 48, SFIN 1024, 592), as `lrs-forge`'s structural test
+//! checks against real backups of each version. Values the reader does not interpret (catalog streams, log-block metadata,
 //! checksum stream contents) are written with the right sizes and zeroed contents.
 
 // Every length cast below is of a block, record or string whose size `validate` bounds well
@@ -46,6 +47,13 @@ impl Layout {
         match self {
             Layout::Sql2008R2 => 48,
             Layout::Sql2016 => 224,
+        }
+    }
+
+    fn sfin_fixed(self) -> usize {
+        match self {
+            Layout::Sql2008R2 => 1024,
+            Layout::Sql2016 => 1028,
         }
     }
 
@@ -624,7 +632,7 @@ fn config_block(
     let mut records = scin_record(set, layout, backup_size, finish);
     records.extend_from_slice(&sfgi_record(layout));
     for f in &set.files {
-        records.extend_from_slice(&sfin_record(set, f));
+        records.extend_from_slice(&sfin_record(set, f, layout));
     }
     let mut b = vec![0u8; 56];
     header(&mut b, tag, 0, 56, fla, cbid, 0);
@@ -741,8 +749,8 @@ fn sfgi_record(layout: Layout) -> Vec<u8> {
     r
 }
 
-fn sfin_record(set: &SetSpec, f: &FileSpec) -> Vec<u8> {
-    let mut strings = Strings::new(1024);
+fn sfin_record(set: &SetSpec, f: &FileSpec, layout: Layout) -> Vec<u8> {
+    let mut strings = Strings::new(layout.sfin_fixed());
     let logical = strings.add(Some(&f.logical_name));
     let physical = strings.add(Some(&f.physical_name));
     let mut r = vec![0u8; strings.end()];

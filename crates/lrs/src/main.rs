@@ -1,12 +1,13 @@
 //! `lrs`: the Log Replay Service emulator's command line.
 //!
 //! Today it inspects backups the way SQL Server's `RESTORE HEADERONLY`, `FILELISTONLY` and
-//! `LABELONLY` do; later subcommands plan and serve restores.
+//! `LABELONLY` do and forges synthetic ones; later subcommands plan and serve restores.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod forge;
 mod inspect;
 mod table;
 
@@ -26,6 +27,9 @@ enum Command {
     Filelistonly(inspect::InspectArgs),
     /// The media header of each file, like RESTORE LABELONLY.
     Labelonly(inspect::InspectArgs),
+    /// Write synthetic SQL Server backups (chains, live log streams).
+    #[command(subcommand)]
+    Forge(forge::ForgeCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Forge(command) => forge::run(command),
             Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,
             Command::Filelistonly(args) => inspect::run(inspect::Report::FileList, args).await,
             Command::Labelonly(args) => inspect::run(inspect::Report::Label, args).await,
