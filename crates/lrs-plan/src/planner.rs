@@ -1,0 +1,754 @@
+//! The planning algorithm and its incremental driver.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+use lrs_backup::{BackupDateTime, Guid, Lsn};
+use serde::Serialize;
+
+use crate::errors::{SqlError, too_early, too_recent, wrong_differential_base};
+use crate::sets::{Options, SetGroup, SetKind, SourceFile, StripeRef, kind_of};
+
+/// Where a backup set stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SetStatus {
+    /// In the restore sequence, not restored yet.
+    Queued,
+    /// Being restored now.
+    Restoring,
+    /// Restored.
+    Restored,
+    /// Not needed or not applicable (see `reason`).
+    Skipped,
+}
+
+/// One backup set in the plan (the restore-details API's `*BackupSets` entries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSet {
+    /// Full, differential or log.
+    pub kind: SetKind,
+    /// The set's BackupSetGUID.
+    #[serde(serialize_with = "as_string")]
+    pub backup_set_guid: Guid,
+    /// Name of the file holding media family 1 (or the first present).
+    pub first_stripe_name: String,
+    /// Every media family present, in family order.
+    pub stripes: Vec<StripeRef>,
+    /// Media families the set has.
+    pub number_of_stripes: u16,
+    /// FirstLSN.
+    #[serde(serialize_with = "as_string")]
+    pub first_lsn: Lsn,
+    /// LastLSN.
+    #[serde(serialize_with = "as_string")]
+    pub last_lsn: Lsn,
+    /// BackupSize in bytes.
+    pub backup_size: u64,
+    /// When the backup started.
+    #[serde(serialize_with = "as_opt_string")]
+    pub backup_start_date: Option<BackupDateTime>,
+    /// Queued, Restoring, Restored or Skipped.
+    pub status: SetStatus,
+    /// Why it is skipped (or what it waits for).
+    pub reason: Option<String>,
+    /// The SQL Server error a restore of this set would raise, when there is one.
+    pub sql_error: Option<SqlError>,
+}
+
+fn as_string<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn as_opt_string<T: std::fmt::Display, S: serde::Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// A file that cannot take part in the restore, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Unrestorable {
+    /// File name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why the restore cannot proceed now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    /// What is missing, in words.
+    pub reason: String,
+    /// The LSN the next backup must include, when the wait is for a log.
+    #[serde(serialize_with = "as_opt_string")]
+    pub waiting_for_lsn: Option<Lsn>,
+    /// The SQL Server error the next file would raise (4305 for a gap).
+    pub sql_error: Option<SqlError>,
+}
+
+/// The planner's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The source database being restored (when known).
+    pub database: Option<String>,
+    /// Every set of that database: restore sequence first, then the rest.
+    pub sets: Vec<PlannedSet>,
+    /// Indices into `sets` of the restore sequence, in order.
+    pub order: Vec<usize>,
+    /// Files that cannot be used, with reasons.
+    pub unrestorable: Vec<Unrestorable>,
+    /// The redo point once the sequence is restored (LastLSN of its last set).
+    #[serde(serialize_with = "as_opt_string")]
+    pub redo_lsn: Option<Lsn>,
+    /// Set when the restore is waiting for something.
+    pub blocked: Option<Blocked>,
+}
+
+impl Plan {
+    /// The sets of the restore sequence, in order.
+    pub fn sequence(&self) -> impl Iterator<Item = &PlannedSet> {
+        self.order.iter().filter_map(|&i| self.sets.get(i))
+    }
+
+    /// Sets of one kind (restore-details `fullBackupSets` etc.), by LSN.
+    pub fn of_kind(&self, kind: SetKind) -> impl Iterator<Item = &PlannedSet> {
+        self.sets.iter().filter(move |s| s.kind == kind)
+    }
+
+    /// Autocomplete: the position in the restore sequence of the set that a file named
+    /// `name` belongs to, or `None` when no set of the sequence has such a file.
+    pub fn position_of(&self, name: &str) -> Option<usize> {
+        self.sequence()
+            .position(|s| s.stripes.iter().any(|st| st.file == name))
+    }
+
+    /// Files of the sequence that come after the set holding `name` (autocomplete: backups
+    /// newer than the named last one).
+    pub fn files_after(&self, name: &str) -> Vec<String> {
+        let Some(at) = self.position_of(name) else {
+            return Vec::new();
+        };
+        self.sequence()
+            .skip(at + 1)
+            .map(|s| s.first_stripe_name.clone())
+            .collect()
+    }
+}
+
+/// The result of a chain computation, kept so that new log backups extend it cheaply.
+#[derive(Debug, Clone, Default)]
+struct ChainState {
+    database: Option<String>,
+    family: Option<Guid>,
+    order: Vec<Guid>,
+    skipped: HashMap<Guid, (String, Option<SqlError>)>,
+    excluded: HashMap<Guid, String>,
+    redo: Option<Lsn>,
+    fork: Guid,
+    blocked: Option<Blocked>,
+    /// Logs on the current fork that start after the redo point, by (FirstLSN, LastLSN).
+    pending: BTreeMap<(Lsn, Lsn, Guid), ()>,
+}
+
+/// Incremental planner: feed it files as they are found and restore progress as it happens;
+/// ask for the [`Plan`] at any time.
+#[derive(Debug, Clone, Default)]
+pub struct Planner {
+    options: Options,
+    files: BTreeMap<String, FileEntry>,
+    groups: HashMap<Guid, SetGroup>,
+    restored: Vec<Guid>,
+    restoring: Option<Guid>,
+    state: Option<ChainState>,
+}
+
+#[derive(Debug, Clone)]
+struct FileEntry {
+    /// (set GUID, family) pairs this file contributes, or why it is unusable.
+    content: Result<Vec<(Guid, u16)>, String>,
+}
+
+impl Planner {
+    /// An empty planner.
+    pub fn new(options: Options) -> Self {
+        Self {
+            options,
+            ..Self::default()
+        }
+    }
+
+    /// Plan a whole folder at once.
+    pub fn plan_files(options: Options, files: impl IntoIterator<Item = SourceFile>) -> Plan {
+        let mut planner = Planner::new(options);
+        for file in files {
+            planner.add_file(file);
+        }
+        planner.plan()
+    }
+
+    /// A new (or changed) file. New log backups that continue the chain extend the plan in
+    /// place; anything else is replanned on the next [`Planner::plan`].
+    pub fn add_file(&mut self, file: SourceFile) {
+        if self.files.contains_key(&file.name) {
+            self.remove_file(&file.name);
+        }
+        let media = match file.content {
+            Err(reason) => {
+                self.files.insert(
+                    file.name,
+                    FileEntry {
+                        content: Err(reason),
+                    },
+                );
+                return;
+            }
+            Ok(media) => media,
+        };
+        let mut contributed = Vec::new();
+        let mut new_sets = Vec::new();
+        for set in media.sets {
+            let guid = set.header.backup_set_guid;
+            let family = set.media.family_sequence_number;
+            let stripe = StripeRef {
+                file: file.name.clone(),
+                position: set.header.position,
+                family,
+            };
+            match self.groups.get_mut(&guid) {
+                // Families of one set share its media set; anything else is not a stripe of it.
+                Some(group) if group.media_set_id == set.media.media_set_id => {
+                    group.stripes.entry(family).or_insert(stripe);
+                    // A set that gains a stripe may unblock anything: replan.
+                    self.state = None;
+                }
+                Some(_) => continue,
+                None => {
+                    let mut stripes = BTreeMap::new();
+                    stripes.insert(family, stripe);
+                    self.groups.insert(
+                        guid,
+                        SetGroup {
+                            guid,
+                            kind: kind_of(set.header.backup_type),
+                            size: set.header.backup_size,
+                            family_count: set.media.family_count,
+                            media_set_id: set.media.media_set_id,
+                            header: set.header,
+                            stripes,
+                        },
+                    );
+                    new_sets.push(guid);
+                }
+            }
+            contributed.push((guid, family));
+        }
+        self.files.insert(
+            file.name,
+            FileEntry {
+                content: Ok(contributed),
+            },
+        );
+        for guid in new_sets {
+            self.extend(guid);
+        }
+    }
+
+    /// A file disappeared from the folder.
+    pub fn remove_file(&mut self, name: &str) {
+        let Some(entry) = self.files.remove(name) else {
+            return;
+        };
+        if let Ok(parts) = entry.content {
+            for (guid, family) in parts {
+                if let Some(group) = self.groups.get_mut(&guid) {
+                    if group.stripes.get(&family).is_some_and(|s| s.file == name) {
+                        group.stripes.remove(&family);
+                    }
+                    if group.stripes.is_empty() {
+                        self.groups.remove(&guid);
+                    }
+                }
+            }
+            self.state = None;
+        }
+    }
+
+    /// The set is being restored now.
+    pub fn mark_restoring(&mut self, guid: Guid) {
+        self.restoring = Some(guid);
+    }
+
+    /// The set was restored (in this order). The restored sets pin the base and differential.
+    pub fn mark_restored(&mut self, guid: Guid) {
+        if self.restoring == Some(guid) {
+            self.restoring = None;
+        }
+        if !self.restored.contains(&guid) {
+            self.restored.push(guid);
+        }
+    }
+
+    /// The current plan.
+    pub fn plan(&mut self) -> Plan {
+        if self.state.is_none() {
+            self.state = Some(self.compute());
+        }
+        self.report()
+    }
+
+    /// Try to add a new log backup to a computed chain without replanning.
+    fn extend(&mut self, guid: Guid) {
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        let Some(group) = self.groups.get(&guid) else {
+            return;
+        };
+        let fits = group.kind == Some(SetKind::Log)
+            && group.complete()
+            && state.family == Some(group.header.family_guid)
+            && (!self.options.require_checksum || group.header.has_backup_checksums)
+            && group.first_lsn() < group.last_lsn()
+            && group.first_fork() == state.fork;
+        let Some(redo) = state.redo.filter(|_| fits) else {
+            self.state = None;
+            return;
+        };
+        if group.last_lsn() < redo {
+            state.skipped.insert(
+                guid,
+                (
+                    format!("ends at LSN {} before the redo point", group.last_lsn()),
+                    Some(too_early(group.last_lsn(), redo)),
+                ),
+            );
+            return;
+        }
+        state
+            .pending
+            .insert((group.first_lsn(), group.last_lsn(), guid), ());
+        drain_pending(state, &self.groups);
+    }
+
+    /// Plan from scratch.
+    fn compute(&self) -> ChainState {
+        let mut state = ChainState::default();
+        let family = self.choose_database();
+        state.family = family;
+        let mut ours: Vec<&SetGroup> = Vec::new();
+        for g in self.groups.values() {
+            let reason = if Some(g.header.family_guid) != family {
+                Some(format!(
+                    "backup of database '{}', not of '{}'",
+                    g.header.database_name.as_deref().unwrap_or("?"),
+                    self.database_name(family).unwrap_or_default()
+                ))
+            } else if g.kind.is_none() {
+                Some(format!(
+                    "{} backups cannot be restored by the Log Replay Service",
+                    g.header.backup_type_description
+                ))
+            } else if self.options.require_checksum && !g.header.has_backup_checksums {
+                Some("the backup was taken without CHECKSUM; this service requires backups taken WITH CHECKSUM".to_string())
+            } else {
+                None
+            };
+            match reason {
+                Some(r) => {
+                    state.excluded.insert(g.guid, r);
+                }
+                None => ours.push(g),
+            }
+        }
+        state.database = self.database_name(family);
+        let by_lsn = |a: &&SetGroup, b: &&SetGroup| {
+            (a.first_lsn(), a.last_lsn(), a.guid).cmp(&(b.first_lsn(), b.last_lsn(), b.guid))
+        };
+        ours.sort_by(by_lsn);
+
+        // The base full: pinned by restore progress, else the latest non-copy-only full.
+        let fulls: Vec<&SetGroup> = ours
+            .iter()
+            .copied()
+            .filter(|g| g.kind == Some(SetKind::Full))
+            .collect();
+        let pinned = self
+            .restored
+            .first()
+            .and_then(|g| fulls.iter().copied().find(|f| f.guid == *g));
+        let base = pinned
+            .or_else(|| fulls.iter().copied().rfind(|f| !f.header.is_copy_only))
+            .or_else(|| fulls.last().copied());
+        let Some(base) = base else {
+            state.blocked = Some(Blocked {
+                reason: "waiting for a full backup".into(),
+                waiting_for_lsn: None,
+                sql_error: None,
+            });
+            return state;
+        };
+        for f in fulls.iter().filter(|f| f.guid != base.guid) {
+            let why = if f.header.is_copy_only {
+                format!(
+                    "copy-only full backup; the restore starts from {}",
+                    base.first_file()
+                )
+            } else {
+                format!(
+                    "not the latest full backup; the restore starts from {}",
+                    base.first_file()
+                )
+            };
+            state.skipped.insert(f.guid, (why, None));
+        }
+        if !base.complete() {
+            state.blocked = Some(missing_stripes(base, "full"));
+            return state;
+        }
+        state.order.push(base.guid);
+        state.redo = Some(base.last_lsn());
+        state.fork = base.header.recovery_fork_id;
+
+        // The differential: the latest on this base.
+        let diffs: Vec<&SetGroup> = ours
+            .iter()
+            .copied()
+            .filter(|g| g.kind == Some(SetKind::Diff))
+            .collect();
+        let on_base = |d: &&SetGroup| d.header.differential_base_guid == Some(base.guid);
+        let pinned_diff = diffs
+            .iter()
+            .copied()
+            .find(|d| self.restored.contains(&d.guid));
+        let chosen = pinned_diff.or_else(|| {
+            if self.restored.len() > 1 && pinned_diff.is_none() {
+                None // logs were restored after the full: a differential can no longer apply
+            } else {
+                diffs
+                    .iter()
+                    .copied()
+                    .filter(on_base)
+                    .max_by_key(|d| (d.last_lsn(), d.guid))
+            }
+        });
+        for d in &diffs {
+            if Some(d.guid) == chosen.map(|c| c.guid) {
+                continue;
+            }
+            let skip = if on_base(d) {
+                (
+                    format!(
+                        "superseded by a later differential backup{}",
+                        chosen
+                            .map(|c| format!(" ({})", c.first_file()))
+                            .unwrap_or_default()
+                    ),
+                    None,
+                )
+            } else {
+                (
+                    "its differential base is not the restored full backup".to_string(),
+                    Some(wrong_differential_base()),
+                )
+            };
+            state.skipped.insert(d.guid, skip);
+        }
+        if let Some(diff) = chosen {
+            if !diff.complete() {
+                state.blocked = Some(missing_stripes(diff, "differential"));
+                return state;
+            }
+            state.order.push(diff.guid);
+            state.redo = Some(diff.last_lsn());
+            state.fork = diff.header.recovery_fork_id;
+        }
+
+        // The logs, from the redo point.
+        for log in ours.iter().filter(|g| g.kind == Some(SetKind::Log)) {
+            if log.first_lsn() == log.last_lsn() {
+                state.skipped.insert(
+                    log.guid,
+                    ("contains no log records (FirstLSN = LastLSN)".into(), None),
+                );
+            } else {
+                state
+                    .pending
+                    .insert((log.first_lsn(), log.last_lsn(), log.guid), ());
+            }
+        }
+        drain_pending(&mut state, &self.groups);
+        state
+    }
+
+    /// The source database: the one named in the options, else the database (family GUID)
+    /// with the most backup sets, ties broken by name and GUID so upload order never matters.
+    fn choose_database(&self) -> Option<Guid> {
+        let mut counts: BTreeMap<(String, Guid), usize> = BTreeMap::new();
+        for g in self.groups.values() {
+            let name = g.header.database_name.clone().unwrap_or_default();
+            if let Some(wanted) = &self.options.database
+                && !name.eq_ignore_ascii_case(wanted)
+            {
+                continue;
+            }
+            *counts.entry((name, g.header.family_guid)).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|((name, guid), n)| (*n, Reverse(name.clone()), Reverse(*guid)))
+            .map(|((_, g), _)| g)
+    }
+
+    fn database_name(&self, family: Option<Guid>) -> Option<String> {
+        let family = family?;
+        self.groups
+            .values()
+            .find(|g| g.header.family_guid == family)
+            .and_then(|g| g.header.database_name.clone())
+            .or_else(|| self.options.database.clone())
+    }
+
+    fn report(&self) -> Plan {
+        let empty = ChainState::default();
+        let state = self.state.as_ref().unwrap_or(&empty);
+        let mut sets: Vec<PlannedSet> = Vec::new();
+        let mut index: HashMap<Guid, usize> = HashMap::new();
+        let mut groups: Vec<&SetGroup> = self
+            .groups
+            .values()
+            .filter(|g| !state.excluded.contains_key(&g.guid))
+            .collect();
+        groups.sort_by(|a, b| {
+            (a.kind, a.first_lsn(), a.last_lsn(), a.guid).cmp(&(
+                b.kind,
+                b.first_lsn(),
+                b.last_lsn(),
+                b.guid,
+            ))
+        });
+        let in_order: BTreeSet<Guid> = state.order.iter().copied().collect();
+        for g in groups {
+            let Some(kind) = g.kind else { continue };
+            let (status, reason, sql_error) = if in_order.contains(&g.guid) {
+                let status = if self.restored.contains(&g.guid) {
+                    SetStatus::Restored
+                } else if self.restoring == Some(g.guid) {
+                    SetStatus::Restoring
+                } else {
+                    SetStatus::Queued
+                };
+                (status, None, None)
+            } else if let Some((why, err)) = state.skipped.get(&g.guid) {
+                (SetStatus::Skipped, Some(why.clone()), err.clone())
+            } else if !g.complete() {
+                (
+                    SetStatus::Queued,
+                    Some(missing_stripes(g, "backup").reason),
+                    None,
+                )
+            } else {
+                (
+                    SetStatus::Queued,
+                    Some("waiting for earlier backups".into()),
+                    None,
+                )
+            };
+            index.insert(g.guid, sets.len());
+            sets.push(PlannedSet {
+                kind,
+                backup_set_guid: g.guid,
+                first_stripe_name: g.first_file(),
+                stripes: g.stripes.values().cloned().collect(),
+                number_of_stripes: g.family_count,
+                first_lsn: g.first_lsn(),
+                last_lsn: g.last_lsn(),
+                backup_size: g.size,
+                backup_start_date: g.header.backup_start_date,
+                status,
+                reason,
+                sql_error,
+            });
+        }
+        let order = state
+            .order
+            .iter()
+            .filter_map(|g| index.get(g).copied())
+            .collect();
+        let mut unrestorable: Vec<Unrestorable> = Vec::new();
+        for (name, entry) in &self.files {
+            match &entry.content {
+                Err(reason) => unrestorable.push(Unrestorable {
+                    name: name.clone(),
+                    reason: reason.clone(),
+                }),
+                Ok(parts) => {
+                    if let Some(reason) = parts.iter().find_map(|(g, _)| state.excluded.get(g)) {
+                        unrestorable.push(Unrestorable {
+                            name: name.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Plan {
+            database: state.database.clone(),
+            sets,
+            order,
+            unrestorable,
+            redo_lsn: state.redo,
+            blocked: state.blocked.clone(),
+        }
+    }
+}
+
+/// Apply pending logs from the redo point: a log applies when FirstLSN ≤ R ≤ LastLSN and it
+/// starts on the current fork; among several, the one reaching furthest. Logs that end before
+/// R are too early; the first that starts after R leaves a gap.
+fn drain_pending(state: &mut ChainState, groups: &HashMap<Guid, SetGroup>) {
+    let Some(mut redo) = state.redo else { return };
+    state.blocked = None;
+    loop {
+        // Candidates: pending logs starting at or before R, furthest-reaching first.
+        let mut candidates: BinaryHeap<(Lsn, Reverse<Lsn>, Guid)> = BinaryHeap::new();
+        for &(first, last, guid) in state
+            .pending
+            .range(..(next_after(redo), Lsn::ZERO, Guid::NIL))
+            .map(|(k, _)| k)
+        {
+            candidates.push((last, Reverse(first), guid));
+        }
+        let mut applied = false;
+        while let Some((last, Reverse(first), guid)) = candidates.pop() {
+            state.pending.remove(&(first, last, guid));
+            let Some(g) = groups.get(&guid) else { continue };
+            if last < redo {
+                state.skipped.insert(
+                    guid,
+                    (
+                        format!("ends at LSN {last}, before the redo point {redo}"),
+                        Some(too_early(last, redo)),
+                    ),
+                );
+                continue;
+            }
+            if g.first_fork() != state.fork {
+                state.skipped.insert(
+                    guid,
+                    (
+                        format!(
+                            "belongs to recovery fork {}, the database is on {}",
+                            g.first_fork(),
+                            state.fork
+                        ),
+                        None,
+                    ),
+                );
+                continue;
+            }
+            if !g.complete() {
+                state.pending.insert((first, last, guid), ());
+                state.blocked = Some(missing_stripes(g, "log"));
+                state.redo = Some(redo);
+                return;
+            }
+            state.order.push(guid);
+            redo = last;
+            state.fork = g.header.recovery_fork_id;
+            applied = true;
+            // The other candidates are re-examined against the new redo point.
+            for (last, Reverse(first), guid) in candidates.drain() {
+                state.pending.insert((first, last, guid), ());
+            }
+            break;
+        }
+        if !applied {
+            break;
+        }
+    }
+    state.redo = Some(redo);
+    // Whatever is left starts after R: a gap, unless it belongs to another fork.
+    let next = state
+        .pending
+        .keys()
+        .find(|(_, _, g)| groups.get(g).is_some_and(|g| g.first_fork() == state.fork));
+    if let Some(&(first, _, guid)) = next {
+        let name = groups
+            .get(&guid)
+            .map(SetGroup::first_file)
+            .unwrap_or_default();
+        state.blocked = Some(Blocked {
+            reason: format!(
+                "waiting for a log backup that includes LSN {redo}: the next log backup found ({name}) begins at LSN {first}"
+            ),
+            waiting_for_lsn: Some(redo),
+            sql_error: Some(too_recent(first, redo)),
+        });
+    }
+    let other: Vec<(Lsn, Lsn, Guid)> = state
+        .pending
+        .keys()
+        .copied()
+        .filter(|(_, _, g)| groups.get(g).is_some_and(|g| g.first_fork() != state.fork))
+        .collect();
+    for key in other {
+        if let Some(g) = groups.get(&key.2) {
+            state.skipped.insert(
+                key.2,
+                (
+                    format!(
+                        "belongs to recovery fork {}, the database is on {}",
+                        g.first_fork(),
+                        state.fork
+                    ),
+                    None,
+                ),
+            );
+        }
+    }
+}
+
+/// The smallest LSN greater than `lsn` (range bound for "FirstLSN ≤ R").
+fn next_after(lsn: Lsn) -> Lsn {
+    match lsn.slot.checked_add(1) {
+        Some(slot) => Lsn { slot, ..lsn },
+        None => match lsn.block.checked_add(1) {
+            Some(block) => Lsn {
+                block,
+                slot: 0,
+                ..lsn
+            },
+            None => Lsn {
+                vlf: lsn.vlf.saturating_add(1),
+                block: 0,
+                slot: 0,
+            },
+        },
+    }
+}
+
+fn missing_stripes(g: &SetGroup, what: &str) -> Blocked {
+    Blocked {
+        reason: format!(
+            "waiting for media famil{} {:?} of {} of the {what} backup set {} ({} found)",
+            if g.missing_families().len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            g.missing_families(),
+            g.family_count,
+            g.guid,
+            g.first_file()
+        ),
+        waiting_for_lsn: None,
+        sql_error: None,
+    }
+}
