@@ -149,6 +149,9 @@ struct ChainState {
     family: Option<Guid>,
     order: Vec<Guid>,
     skipped: HashMap<Guid, (String, Option<SqlError>)>,
+    /// Logs that end before the restore reached them (their 4326 is worded at report time,
+    /// against the redo point that first passed them, so upload order cannot change it).
+    too_early: BTreeSet<Guid>,
     excluded: HashMap<Guid, String>,
     redo: Option<Lsn>,
     fork: Guid,
@@ -224,6 +227,16 @@ impl Planner {
             match self.groups.get_mut(&guid) {
                 // Families of one set share its media set; anything else is not a stripe of it.
                 Some(group) if group.media_set_id == set.media.media_set_id => {
+                    // Headers come from the lowest family present, whatever the upload order.
+                    if group
+                        .stripes
+                        .keys()
+                        .next()
+                        .is_none_or(|&lowest| family < lowest)
+                    {
+                        group.size = set.header.backup_size;
+                        group.header = set.header;
+                    }
                     group.stripes.entry(family).or_insert(stripe);
                     // A set that gains a stripe may unblock anything: replan.
                     self.state = None;
@@ -322,13 +335,7 @@ impl Planner {
             return;
         };
         if group.last_lsn() < redo {
-            state.skipped.insert(
-                guid,
-                (
-                    format!("ends at LSN {} before the redo point", group.last_lsn()),
-                    Some(too_early(group.last_lsn(), redo)),
-                ),
-            );
+            state.too_early.insert(guid);
             return;
         }
         state
@@ -534,6 +541,13 @@ impl Planner {
             ))
         });
         let in_order: BTreeSet<Guid> = state.order.iter().copied().collect();
+        // Redo points after each step of the sequence (ascending).
+        let redo_points: Vec<Lsn> = state
+            .order
+            .iter()
+            .filter_map(|g| self.groups.get(g))
+            .map(SetGroup::last_lsn)
+            .collect();
         for g in groups {
             let Some(kind) = g.kind else { continue };
             let (status, reason, sql_error) = if in_order.contains(&g.guid) {
@@ -545,6 +559,12 @@ impl Planner {
                     SetStatus::Queued
                 };
                 (status, None, None)
+            } else if state.too_early.contains(&g.guid) {
+                let last = g.last_lsn();
+                let passed = redo_points.partition_point(|&r| r <= last);
+                let redo = redo_points.get(passed).copied().unwrap_or(last);
+                let why = format!("ends at LSN {last}, before the redo point {redo}");
+                (SetStatus::Skipped, Some(why), Some(too_early(last, redo)))
             } else if let Some((why, err)) = state.skipped.get(&g.guid) {
                 (SetStatus::Skipped, Some(why.clone()), err.clone())
             } else if !g.complete() {
@@ -630,13 +650,7 @@ fn drain_pending(state: &mut ChainState, groups: &HashMap<Guid, SetGroup>) {
             state.pending.remove(&(first, last, guid));
             let Some(g) = groups.get(&guid) else { continue };
             if last < redo {
-                state.skipped.insert(
-                    guid,
-                    (
-                        format!("ends at LSN {last}, before the redo point {redo}"),
-                        Some(too_early(last, redo)),
-                    ),
-                );
+                state.too_early.insert(guid);
                 continue;
             }
             if g.first_fork() != state.fork {
