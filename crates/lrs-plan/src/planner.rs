@@ -1,13 +1,16 @@
 //! The planning algorithm and its incremental driver.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 use lrs_backup::{BackupDateTime, Guid, Lsn};
 use serde::Serialize;
 
 use crate::errors::{SqlError, too_early, too_recent, wrong_differential_base};
-use crate::sets::{Options, SetGroup, SetKind, SourceFile, StripeRef, kind_of};
+use crate::sets::{
+    GuidMap, GuidSet, Options, SetFacts, SetGroup, SetKind, SourceFile, StripeRef, kind_of,
+};
 
 /// Where a backup set stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,7 +35,7 @@ pub struct PlannedSet {
     #[serde(serialize_with = "as_string")]
     pub backup_set_guid: Guid,
     /// Name of the file holding media family 1 (or the first present).
-    pub first_stripe_name: String,
+    pub first_stripe_name: Arc<str>,
     /// Every media family present, in family order.
     pub stripes: Vec<StripeRef>,
     /// Media families the set has.
@@ -126,7 +129,7 @@ impl Plan {
     /// `name` belongs to, or `None` when no set of the sequence has such a file.
     pub fn position_of(&self, name: &str) -> Option<usize> {
         self.sequence()
-            .position(|s| s.stripes.iter().any(|st| st.file == name))
+            .position(|s| s.stripes.iter().any(|st| &*st.file == name))
     }
 
     /// Files of the sequence that come after the set holding `name` (autocomplete: backups
@@ -137,7 +140,7 @@ impl Plan {
         };
         self.sequence()
             .skip(at + 1)
-            .map(|s| s.first_stripe_name.clone())
+            .map(|s| s.first_stripe_name.to_string())
             .collect()
     }
 }
@@ -148,11 +151,11 @@ struct ChainState {
     database: Option<String>,
     family: Option<Guid>,
     order: Vec<Guid>,
-    skipped: HashMap<Guid, (String, Option<SqlError>)>,
+    skipped: GuidMap<(String, Option<SqlError>)>,
     /// Logs that end before the restore reached them (their 4326 is worded at report time,
     /// against the redo point that first passed them, so upload order cannot change it).
-    too_early: BTreeSet<Guid>,
-    excluded: HashMap<Guid, String>,
+    too_early: GuidSet,
+    excluded: GuidMap<String>,
     redo: Option<Lsn>,
     fork: Guid,
     blocked: Option<Blocked>,
@@ -165,11 +168,13 @@ struct ChainState {
 #[derive(Debug, Clone, Default)]
 pub struct Planner {
     options: Options,
-    files: BTreeMap<String, FileEntry>,
-    groups: HashMap<Guid, SetGroup>,
+    files: std::collections::HashMap<String, FileEntry>,
+    groups: GuidMap<SetGroup>,
     restored: Vec<Guid>,
     restoring: Option<Guid>,
     state: Option<ChainState>,
+    /// Database names, shared by all the sets of a database.
+    names: BTreeMap<String, Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,11 +221,12 @@ impl Planner {
         };
         let mut contributed = Vec::new();
         let mut new_sets = Vec::new();
+        let shared_name: Arc<str> = Arc::from(file.name.as_str());
         for set in media.sets {
             let guid = set.header.backup_set_guid;
             let family = set.media.family_sequence_number;
             let stripe = StripeRef {
-                file: file.name.clone(),
+                file: Arc::clone(&shared_name),
                 position: set.header.position,
                 family,
             };
@@ -235,7 +241,7 @@ impl Planner {
                         .is_none_or(|&lowest| family < lowest)
                     {
                         group.size = set.header.backup_size;
-                        group.header = set.header;
+                        group.header = SetFacts::of(&set.header, &mut self.names);
                     }
                     group.stripes.entry(family).or_insert(stripe);
                     // A set that gains a stripe may unblock anything: replan.
@@ -253,7 +259,7 @@ impl Planner {
                             size: set.header.backup_size,
                             family_count: set.media.family_count,
                             media_set_id: set.media.media_set_id,
-                            header: set.header,
+                            header: SetFacts::of(&set.header, &mut self.names),
                             stripes,
                         },
                     );
@@ -281,7 +287,7 @@ impl Planner {
         if let Ok(parts) = entry.content {
             for (guid, family) in parts {
                 if let Some(group) = self.groups.get_mut(&guid) {
-                    if group.stripes.get(&family).is_some_and(|s| s.file == name) {
+                    if group.stripes.get(&family).is_some_and(|s| &*s.file == name) {
                         group.stripes.remove(&family);
                     }
                     if group.stripes.is_empty() {
@@ -354,7 +360,7 @@ impl Planner {
             let reason = if Some(g.header.family_guid) != family {
                 Some(format!(
                     "backup of database '{}', not of '{}'",
-                    g.header.database_name.as_deref().unwrap_or("?"),
+                    &g.header.database_name,
                     self.database_name(family).unwrap_or_default()
                 ))
             } else if g.kind.is_none() {
@@ -375,10 +381,8 @@ impl Planner {
             }
         }
         state.database = self.database_name(family);
-        let by_lsn = |a: &&SetGroup, b: &&SetGroup| {
-            (a.first_lsn(), a.last_lsn(), a.guid).cmp(&(b.first_lsn(), b.last_lsn(), b.guid))
-        };
-        ours.sort_by(by_lsn);
+        // Keys are unique (the GUID breaks ties), so an unstable sort gives one order.
+        ours.sort_unstable_by_key(|g| sort_key(g));
 
         // The base full: pinned by restore progress, else the latest non-copy-only full.
         let fulls: Vec<&SetGroup> = ours
@@ -497,9 +501,9 @@ impl Planner {
     /// The source database: the one named in the options, else the database (family GUID)
     /// with the most backup sets, ties broken by name and GUID so upload order never matters.
     fn choose_database(&self) -> Option<Guid> {
-        let mut counts: BTreeMap<(String, Guid), usize> = BTreeMap::new();
+        let mut counts: BTreeMap<(Arc<str>, Guid), usize> = BTreeMap::new();
         for g in self.groups.values() {
-            let name = g.header.database_name.clone().unwrap_or_default();
+            let name = Arc::clone(&g.header.database_name);
             if let Some(wanted) = &self.options.database
                 && !name.eq_ignore_ascii_case(wanted)
             {
@@ -509,7 +513,7 @@ impl Planner {
         }
         counts
             .into_iter()
-            .max_by_key(|((name, guid), n)| (*n, Reverse(name.clone()), Reverse(*guid)))
+            .max_by_key(|((name, guid), n)| (*n, Reverse(Arc::clone(name)), Reverse(*guid)))
             .map(|((_, g), _)| g)
     }
 
@@ -518,7 +522,7 @@ impl Planner {
         self.groups
             .values()
             .find(|g| g.header.family_guid == family)
-            .and_then(|g| g.header.database_name.clone())
+            .map(|g| g.header.database_name.to_string())
             .or_else(|| self.options.database.clone())
     }
 
@@ -526,21 +530,14 @@ impl Planner {
         let empty = ChainState::default();
         let state = self.state.as_ref().unwrap_or(&empty);
         let mut sets: Vec<PlannedSet> = Vec::new();
-        let mut index: HashMap<Guid, usize> = HashMap::new();
+        let mut index: GuidMap<usize> = GuidMap::default();
         let mut groups: Vec<&SetGroup> = self
             .groups
             .values()
             .filter(|g| !state.excluded.contains_key(&g.guid))
             .collect();
-        groups.sort_by(|a, b| {
-            (a.kind, a.first_lsn(), a.last_lsn(), a.guid).cmp(&(
-                b.kind,
-                b.first_lsn(),
-                b.last_lsn(),
-                b.guid,
-            ))
-        });
-        let in_order: BTreeSet<Guid> = state.order.iter().copied().collect();
+        groups.sort_unstable_by_key(|g| (g.kind, sort_key(g)));
+        let in_order: GuidSet = state.order.iter().copied().collect();
         // Redo points after each step of the sequence (ascending).
         let redo_points: Vec<Lsn> = state
             .order
@@ -618,6 +615,7 @@ impl Planner {
                 }
             }
         }
+        unrestorable.sort_unstable();
         Plan {
             database: state.database.clone(),
             sets,
@@ -629,15 +627,21 @@ impl Planner {
     }
 }
 
+/// Orders sets by log position: FirstLSN, LastLSN, then GUID for ties.
+fn sort_key(g: &SetGroup) -> (Lsn, Lsn, Guid) {
+    (g.first_lsn(), g.last_lsn(), g.guid)
+}
+
 /// Apply pending logs from the redo point: a log applies when FirstLSN ≤ R ≤ LastLSN and it
 /// starts on the current fork; among several, the one reaching furthest. Logs that end before
 /// R are too early; the first that starts after R leaves a gap.
-fn drain_pending(state: &mut ChainState, groups: &HashMap<Guid, SetGroup>) {
+fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
     let Some(mut redo) = state.redo else { return };
     state.blocked = None;
+    let mut candidates: BinaryHeap<(Lsn, Reverse<Lsn>, Guid)> = BinaryHeap::new();
     loop {
         // Candidates: pending logs starting at or before R, furthest-reaching first.
-        let mut candidates: BinaryHeap<(Lsn, Reverse<Lsn>, Guid)> = BinaryHeap::new();
+        candidates.clear();
         for &(first, last, guid) in state
             .pending
             .range(..(next_after(redo), Lsn::ZERO, Guid::NIL))

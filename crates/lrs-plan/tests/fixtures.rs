@@ -49,7 +49,7 @@ fn plan(folder: &str) -> Option<(Plan, String)> {
 
 fn sequence(plan: &Plan) -> Vec<String> {
     plan.sequence()
-        .map(|s| s.first_stripe_name.clone())
+        .map(|s| s.first_stripe_name.to_string())
         .collect()
 }
 
@@ -60,7 +60,7 @@ fn skipped(plan: &Plan) -> Vec<(String, Option<u32>)> {
         .filter(|s| s.status == SetStatus::Skipped)
         .map(|s| {
             (
-                s.first_stripe_name.clone(),
+                s.first_stripe_name.to_string(),
                 s.sql_error.as_ref().map(|e| e.number),
             )
         })
@@ -143,7 +143,7 @@ fn stopat_without_log_21_blocks_with_the_real_error() {
     let queued = p
         .sets
         .iter()
-        .find(|s| s.first_stripe_name == "StopAt_23.trn")
+        .find(|s| &*s.first_stripe_name == "StopAt_23.trn")
         .expect("log 23");
     assert_eq!(queued.status, SetStatus::Queued);
 }
@@ -168,7 +168,7 @@ fn double_diffing_restores_the_latest_differential_on_the_full() {
     let diff1 = p
         .sets
         .iter()
-        .find(|s| s.first_stripe_name == "difftest-diff1.bak")
+        .find(|s| &*s.first_stripe_name == "difftest-diff1.bak")
         .expect("diff1");
     assert_eq!(diff1.status, SetStatus::Skipped);
     assert!(
@@ -186,7 +186,7 @@ fn stripes_pair_up_and_the_latest_full_is_the_base() {
     };
     let seq: Vec<Vec<String>> = p
         .sequence()
-        .map(|s| s.stripes.iter().map(|st| st.file.clone()).collect())
+        .map(|s| s.stripes.iter().map(|st| st.file.to_string()).collect())
         .collect();
     assert_eq!(
         seq,

@@ -109,7 +109,7 @@ proptest! {
         // base's LastLSN (the wait is then at the base's end), the last one blocks nothing.
         let inner = logs_in_order.len() - 2;
         let victim = &logs_in_order[1 + usize::try_from(pick).unwrap_or(0) % inner];
-        let rest: Vec<SourceFile> = files.into_iter().filter(|f| f.name != victim.first_stripe_name).collect();
+        let rest: Vec<SourceFile> = files.into_iter().filter(|f| f.name != *victim.first_stripe_name).collect();
         let cut = plan(rest);
         let blocked = cut.blocked.expect("a missing log blocks");
         prop_assert_eq!(blocked.waiting_for_lsn, Some(victim.first_lsn));
