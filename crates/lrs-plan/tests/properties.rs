@@ -150,7 +150,7 @@ fn restore_progress_pins_the_base_and_marks_statuses() {
     assert_eq!(statuses[1], SetStatus::Restoring);
     assert!(statuses[2..].iter().all(|s| *s == SetStatus::Queued));
     // Autocomplete: the last log's name is in the chain; nothing comes after it.
-    let last = seq.last().expect("sets").first_stripe_name.clone();
+    let last = seq.last().expect("sets").first_stripe_name.to_string();
     assert_eq!(during.position_of(&last), Some(seq.len() - 1));
     assert!(during.files_after(&last).is_empty());
     assert_eq!(
