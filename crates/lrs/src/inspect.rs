@@ -42,26 +42,10 @@ pub(crate) enum Report {
 /// Read every file under `args.paths` and print the report. Fails (exit 1) only when no file
 /// could be read at all.
 pub(crate) async fn run(report: Report, args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let files = collect_files(&args.paths)?;
     let options = ReadOptions {
         allow_truncated: args.allow_truncated,
     };
-    let results: Vec<(String, Result<BackupMedia, BackupError>)> = futures::stream::iter(files)
-        .map(|path| async move {
-            let name = path.display().to_string();
-            let result = match FileReader::open(&path) {
-                Ok(reader) => lrs_backup::read_backup_with(&reader, options).await,
-                Err(e) => Err(BackupError {
-                    file: name.clone(),
-                    offset: 0,
-                    kind: lrs_backup::ErrorKind::Io(e.to_string()),
-                }),
-            };
-            (name, result)
-        })
-        .buffered(PARALLEL_READS)
-        .collect()
-        .await;
+    let results = read_all(&args.paths, options).await?;
 
     let readable = results.iter().filter(|(_, r)| r.is_ok()).count();
     let mut out = std::io::stdout().lock();
@@ -79,6 +63,31 @@ pub(crate) async fn run(report: Report, args: InspectArgs) -> anyhow::Result<Exi
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Read the headers of every file under `paths` (files or folders), in path order, several at
+/// a time. Each result is paired with the file's path as text.
+pub(crate) async fn read_all(
+    paths: &[PathBuf],
+    options: ReadOptions,
+) -> anyhow::Result<Vec<(String, Result<BackupMedia, BackupError>)>> {
+    let files = collect_files(paths)?;
+    Ok(futures::stream::iter(files)
+        .map(|path| async move {
+            let name = path.display().to_string();
+            let result = match FileReader::open(&path) {
+                Ok(reader) => lrs_backup::read_backup_with(&reader, options).await,
+                Err(e) => Err(BackupError {
+                    file: name.clone(),
+                    offset: 0,
+                    kind: lrs_backup::ErrorKind::Io(e.to_string()),
+                }),
+            };
+            (name, result)
+        })
+        .buffered(PARALLEL_READS)
+        .collect()
+        .await)
 }
 
 /// Files named on the command line, plus every file below named folders, in path order.

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod forge;
 mod inspect;
+mod plan;
 mod table;
 
 /// Log Replay Service emulator.
@@ -27,6 +28,8 @@ enum Command {
     Filelistonly(inspect::InspectArgs),
     /// The media header of each file, like RESTORE LABELONLY.
     Labelonly(inspect::InspectArgs),
+    /// The restore plan for a folder of backups, as T-SQL (or JSON).
+    Plan(plan::PlanArgs),
     /// Write synthetic SQL Server backups (chains, live log streams).
     #[command(subcommand)]
     Forge(forge::ForgeCommand),
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Forge(command) => forge::run(command),
+            Command::Plan(args) => plan::run(args).await,
             Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,
             Command::Filelistonly(args) => inspect::run(inspect::Report::FileList, args).await,
             Command::Labelonly(args) => inspect::run(inspect::Report::Label, args).await,

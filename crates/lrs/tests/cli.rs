@@ -249,3 +249,46 @@ fn table_output_and_exit_codes() {
         4
     );
 }
+
+#[test]
+fn plan_prints_the_restore_as_tsql_and_json() {
+    let Some(dir) = fixtures() else { return };
+    let stopat = dir.join("dataplat-appveyor-lab/sql2008-backups/StopAt");
+    let stopat = stopat.to_str().expect("utf-8");
+    let out = lrs(&["plan", "--profile", "ga", "--target", "StopAt_Copy", stopat]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let restores: Vec<&str> = text.lines().filter(|l| l.starts_with("RESTORE")).collect();
+    assert_eq!(restores.len(), 5, "{text}");
+    assert!(
+        restores[0].starts_with("RESTORE DATABASE [StopAt_Copy] FROM DISK = N'"),
+        "{}",
+        restores[0]
+    );
+    assert!(restores[0].contains("StopAt.bak' WITH FILE = 1, NORECOVERY;"));
+    assert!(
+        restores[4].starts_with("RESTORE LOG [StopAt_Copy]")
+            && restores[4].contains("StopAt_23.trn")
+    );
+    assert!(text.contains("-- Then, at cutover: RESTORE DATABASE [StopAt_Copy] WITH RECOVERY;"));
+
+    // The 2021 profile requires CHECKSUM, which these backups lack.
+    let out = lrs(&["plan", stopat]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("RESTORE")).count(),
+        0,
+        "{text}"
+    );
+    assert!(text.contains("without CHECKSUM"), "{text}");
+
+    let out = lrs(&["plan", "--profile", "ga", "--json", stopat]);
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    assert_eq!(plan["order"].as_array().map(Vec::len), Some(5));
+    assert_eq!(plan["database"], "StopAt");
+    assert_eq!(plan["redoLsn"], "19000000024600001");
+}
