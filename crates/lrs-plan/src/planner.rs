@@ -1,7 +1,7 @@
 //! The planning algorithm and its incremental driver.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use lrs_backup::{BackupDateTime, Guid, Lsn};
@@ -149,6 +149,8 @@ impl Plan {
 #[derive(Debug, Clone, Default)]
 struct ChainState {
     database: Option<String>,
+    /// The database's sets by log position (what the report lists, in this order).
+    sorted: Vec<(u128, u128, Guid)>,
     family: Option<Guid>,
     order: Vec<Guid>,
     skipped: GuidMap<(String, Option<SqlError>)>,
@@ -160,7 +162,7 @@ struct ChainState {
     fork: Guid,
     blocked: Option<Blocked>,
     /// Logs on the current fork that start after the redo point, by (FirstLSN, LastLSN).
-    pending: BTreeMap<(Lsn, Lsn, Guid), ()>,
+    pending: VecDeque<(Lsn, Lsn, Guid)>,
 }
 
 /// Incremental planner: feed it files as they are found and restore progress as it happens;
@@ -340,13 +342,16 @@ impl Planner {
             self.state = None;
             return;
         };
+        let key = sort_key(group);
+        let at = state.sorted.partition_point(|k| *k < key);
+        state.sorted.insert(at, key);
         if group.last_lsn() < redo {
             state.too_early.insert(guid);
             return;
         }
-        state
-            .pending
-            .insert((group.first_lsn(), group.last_lsn(), guid), ());
+        let key = (group.first_lsn(), group.last_lsn(), guid);
+        let at = state.pending.partition_point(|k| *k < key);
+        state.pending.insert(at, key);
         drain_pending(state, &self.groups);
     }
 
@@ -382,7 +387,9 @@ impl Planner {
         }
         state.database = self.database_name(family);
         // Keys are unique (the GUID breaks ties), so an unstable sort gives one order.
-        ours.sort_unstable_by_key(|g| sort_key(g));
+        // One sort, on keys computed once; the report reuses the order.
+        ours.sort_by_cached_key(|g| sort_key(g));
+        state.sorted = ours.iter().map(|g| sort_key(g)).collect();
 
         // The base full: pinned by restore progress, else the latest non-copy-only full.
         let fulls: Vec<&SetGroup> = ours
@@ -489,9 +496,10 @@ impl Planner {
                     ("contains no log records (FirstLSN = LastLSN)".into(), None),
                 );
             } else {
+                // `ours` is sorted by (FirstLSN, LastLSN, GUID): so is `pending`.
                 state
                     .pending
-                    .insert((log.first_lsn(), log.last_lsn(), log.guid), ());
+                    .push_back((log.first_lsn(), log.last_lsn(), log.guid));
             }
         }
         drain_pending(&mut state, &self.groups);
@@ -531,12 +539,17 @@ impl Planner {
         let state = self.state.as_ref().unwrap_or(&empty);
         let mut sets: Vec<PlannedSet> = Vec::new();
         let mut index: GuidMap<usize> = GuidMap::default();
-        let mut groups: Vec<&SetGroup> = self
-            .groups
-            .values()
-            .filter(|g| !state.excluded.contains_key(&g.guid))
+        let by_kind = |kind: SetKind| {
+            state
+                .sorted
+                .iter()
+                .filter_map(|k| self.groups.get(&k.2))
+                .filter(move |g| g.kind == Some(kind))
+        };
+        let groups: Vec<&SetGroup> = by_kind(SetKind::Full)
+            .chain(by_kind(SetKind::Diff))
+            .chain(by_kind(SetKind::Log))
             .collect();
-        groups.sort_unstable_by_key(|g| (g.kind, sort_key(g)));
         let in_order: GuidSet = state.order.iter().copied().collect();
         // Redo points after each step of the sequence (ascending).
         let redo_points: Vec<Lsn> = state
@@ -627,9 +640,13 @@ impl Planner {
     }
 }
 
-/// Orders sets by log position: FirstLSN, LastLSN, then GUID for ties.
-fn sort_key(g: &SetGroup) -> (Lsn, Lsn, Guid) {
-    (g.first_lsn(), g.last_lsn(), g.guid)
+/// Orders sets by log position: FirstLSN, LastLSN (as numbers), then GUID for ties.
+fn sort_key(g: &SetGroup) -> (u128, u128, Guid) {
+    (
+        g.first_lsn().to_numeric(),
+        g.last_lsn().to_numeric(),
+        g.guid,
+    )
 }
 
 /// Apply pending logs from the redo point: a log applies when FirstLSN ≤ R ≤ LastLSN and it
@@ -640,18 +657,18 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
     state.blocked = None;
     let mut candidates: BinaryHeap<(Lsn, Reverse<Lsn>, Guid)> = BinaryHeap::new();
     loop {
-        // Candidates: pending logs starting at or before R, furthest-reaching first.
+        // Candidates: pending logs starting at or before R (the front of the sorted queue),
+        // furthest-reaching first.
         candidates.clear();
-        for &(first, last, guid) in state
-            .pending
-            .range(..(next_after(redo), Lsn::ZERO, Guid::NIL))
-            .map(|(k, _)| k)
-        {
+        while let Some(&(first, last, guid)) = state.pending.front() {
+            if first > redo {
+                break;
+            }
+            state.pending.pop_front();
             candidates.push((last, Reverse(first), guid));
         }
         let mut applied = false;
         while let Some((last, Reverse(first), guid)) = candidates.pop() {
-            state.pending.remove(&(first, last, guid));
             let Some(g) = groups.get(&guid) else { continue };
             if last < redo {
                 state.too_early.insert(guid);
@@ -672,7 +689,8 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
                 continue;
             }
             if !g.complete() {
-                state.pending.insert((first, last, guid), ());
+                candidates.push((last, Reverse(first), guid));
+                requeue(&mut state.pending, &mut candidates);
                 state.blocked = Some(missing_stripes(g, "log"));
                 state.redo = Some(redo);
                 return;
@@ -682,9 +700,7 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
             state.fork = g.header.recovery_fork_id;
             applied = true;
             // The other candidates are re-examined against the new redo point.
-            for (last, Reverse(first), guid) in candidates.drain() {
-                state.pending.insert((first, last, guid), ());
-            }
+            requeue(&mut state.pending, &mut candidates);
             break;
         }
         if !applied {
@@ -695,7 +711,7 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
     // Whatever is left starts after R: a gap, unless it belongs to another fork.
     let next = state
         .pending
-        .keys()
+        .iter()
         .find(|(_, _, g)| groups.get(g).is_some_and(|g| g.first_fork() == state.fork));
     if let Some(&(first, _, guid)) = next {
         let name = groups
@@ -712,7 +728,7 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
     }
     let other: Vec<(Lsn, Lsn, Guid)> = state
         .pending
-        .keys()
+        .iter()
         .copied()
         .filter(|(_, _, g)| groups.get(g).is_some_and(|g| g.first_fork() != state.fork))
         .collect();
@@ -733,22 +749,19 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
     }
 }
 
-/// The smallest LSN greater than `lsn` (range bound for "FirstLSN ≤ R").
-fn next_after(lsn: Lsn) -> Lsn {
-    match lsn.slot.checked_add(1) {
-        Some(slot) => Lsn { slot, ..lsn },
-        None => match lsn.block.checked_add(1) {
-            Some(block) => Lsn {
-                block,
-                slot: 0,
-                ..lsn
-            },
-            None => Lsn {
-                vlf: lsn.vlf.saturating_add(1),
-                block: 0,
-                slot: 0,
-            },
-        },
+/// Put examined but unused candidates back at the front of the queue, in order (they all
+/// start at or before the redo point, so before anything still queued).
+fn requeue(
+    pending: &mut VecDeque<(Lsn, Lsn, Guid)>,
+    candidates: &mut BinaryHeap<(Lsn, Reverse<Lsn>, Guid)>,
+) {
+    let mut back: Vec<(Lsn, Lsn, Guid)> = candidates
+        .drain()
+        .map(|(last, Reverse(first), guid)| (first, last, guid))
+        .collect();
+    back.sort_unstable();
+    for key in back.into_iter().rev() {
+        pending.push_front(key);
     }
 }
 
