@@ -560,26 +560,7 @@ impl<'r> ViewState<'r> {
         {
             return Ok(bytes.clone());
         }
-        let payload = self
-            .files
-            .bytes(chunk.payload_offset, chunk.payload_len)
-            .await?;
-        if (payload.len() as u64) < chunk.payload_len {
-            return Err(truncated(
-                chunk.payload_offset,
-                "chunk payload runs past the end of the file",
-            ));
-        }
-        let bytes = match chunk.body {
-            ChunkBody::Raw => payload,
-            ChunkBody::Compressed { output_len } => {
-                let mut out = Vec::with_capacity(MAX_CHUNK_OUTPUT);
-                let len = usize::try_from(output_len).unwrap_or(MAX_CHUNK_OUTPUT);
-                self.decoder
-                    .decode(&payload, len, chunk.payload_offset, &mut out)?;
-                Bytes::from(out)
-            }
-        };
+        let bytes = decode_chunk(&mut self.files, &mut self.decoder, chunk).await?;
         self.decoded = Some((chunk.mtf_offset, bytes.clone()));
         Ok(bytes)
     }
@@ -793,6 +774,30 @@ impl RangeRead for CompressedMtf<'_> {
     }
 }
 
+/// The MTF bytes `chunk` stands for: its payload as stored, or decoded.
+async fn decode_chunk(
+    files: &mut FileWindows<'_>,
+    decoder: &mut Decoder,
+    chunk: Chunk,
+) -> Result<Bytes, FormatError> {
+    let payload = files.bytes(chunk.payload_offset, chunk.payload_len).await?;
+    if (payload.len() as u64) < chunk.payload_len {
+        return Err(truncated(
+            chunk.payload_offset,
+            "chunk payload runs past the end of the file",
+        ));
+    }
+    match chunk.body {
+        ChunkBody::Raw => Ok(payload),
+        ChunkBody::Compressed { output_len } => {
+            let len = usize::try_from(output_len).unwrap_or(MAX_CHUNK_OUTPUT);
+            let mut out = Vec::with_capacity(len);
+            decoder.decode(&payload, len, chunk.payload_offset, &mut out)?;
+            Ok(Bytes::from(out))
+        }
+    }
+}
+
 /// Decodes a compressed file front to back, one chunk at a time, in constant memory.
 #[derive(Debug)]
 pub(crate) struct ChunkStream {
@@ -803,7 +808,6 @@ pub(crate) struct ChunkStream {
     pending: Option<Bytes>,
     pos: u64,
     mtf: u64,
-    out: Vec<u8>,
 }
 
 impl ChunkStream {
@@ -818,7 +822,6 @@ impl ChunkStream {
             pending: Some(Bytes::from(tape)),
             pos: first.next,
             mtf: first.mtf_end(),
-            out: Vec::with_capacity(MAX_CHUNK_OUTPUT),
         })
     }
 
@@ -834,28 +837,9 @@ impl ChunkStream {
         else {
             return Ok(None);
         };
-        let payload = self
-            .files
-            .bytes(chunk.payload_offset, chunk.payload_len)
-            .await?;
-        if (payload.len() as u64) < chunk.payload_len {
-            return Err(truncated(
-                chunk.payload_offset,
-                "chunk payload runs past the end of the file",
-            ));
-        }
         self.pos = chunk.next;
         self.mtf = chunk.mtf_end();
-        let bytes = match chunk.body {
-            ChunkBody::Raw => payload,
-            ChunkBody::Compressed { output_len } => {
-                self.out.clear();
-                let len = usize::try_from(output_len).unwrap_or(MAX_CHUNK_OUTPUT);
-                self.decoder
-                    .decode(&payload, len, chunk.payload_offset, &mut self.out)?;
-                Bytes::copy_from_slice(&self.out)
-            }
-        };
+        let bytes = decode_chunk(&mut self.files, &mut self.decoder, chunk).await?;
         Ok(Some(bytes))
     }
 }

@@ -3,40 +3,16 @@
 //! plus a ZSTD-compressed 64 MiB full for comparison.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lrs_backup::{BackupDateTime, Layout, RecoveryModel};
 use lrs_forge::{ChainSpec, Compression, DatabaseSpec, write_chain};
 
 fn spec(data_size: u64, checksum: bool, compression: Compression) -> ChainSpec {
+    let mut db = DatabaseSpec::new("Bench");
+    db.data_size = data_size;
+    db.checksum = checksum;
+    db.seed = 42;
     ChainSpec {
-        db: DatabaseSpec {
-            database: "Bench".into(),
-            server: "SQL01".into(),
-            layout: Layout::Sql2016,
-            data_size,
-            log_size: 1 << 20,
-            checksum,
-            recovery_model: RecoveryModel::Full,
-            start: BackupDateTime {
-                year: 2026,
-                month: 11,
-                day: 26,
-                hour: 22,
-                minute: 0,
-                second: 0,
-            },
-            interval_seconds: 300,
-            seed: 42,
-        },
-        fulls: 1,
-        diffs: 0,
-        logs: 0,
-        stripes: 1,
         compression,
-        copy_only_full: false,
-        gap_after: None,
-        fork_after: None,
-        append: false,
-        soft_filemark_size: 512,
+        ..ChainSpec::new(db)
     }
 }
 

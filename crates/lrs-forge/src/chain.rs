@@ -33,6 +33,33 @@ pub struct DatabaseSpec {
     pub seed: u64,
 }
 
+impl DatabaseSpec {
+    /// Database `database` on server `SQL01`, 2016 layout, 16 MiB of data, 1 MiB of log per
+    /// log backup, WITH CHECKSUM, FULL recovery, first backup at 2026-11-26 22:00:00, backups
+    /// 5 minutes apart, seed 1. Change fields as needed.
+    pub fn new(database: impl Into<String>) -> Self {
+        DatabaseSpec {
+            database: database.into(),
+            server: "SQL01".into(),
+            layout: Layout::Sql2016,
+            data_size: 16 << 20,
+            log_size: 1 << 20,
+            checksum: true,
+            recovery_model: RecoveryModel::Full,
+            start: BackupDateTime {
+                year: 2026,
+                month: 11,
+                day: 26,
+                hour: 22,
+                minute: 0,
+                second: 0,
+            },
+            interval_seconds: 300,
+            seed: 1,
+        }
+    }
+}
+
 /// The base a differential or a log chain refers to.
 #[derive(Debug, Clone, Copy)]
 struct FullBase {

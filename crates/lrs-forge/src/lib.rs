@@ -58,6 +58,26 @@ pub struct ChainSpec {
     pub soft_filemark_size: u32,
 }
 
+impl ChainSpec {
+    /// One full backup of `db` and nothing else: plain, one file, 512-byte soft filemarks.
+    /// Change fields to add differentials, logs, stripes, problems or compression.
+    pub fn new(db: DatabaseSpec) -> Self {
+        ChainSpec {
+            db,
+            fulls: 1,
+            diffs: 0,
+            logs: 0,
+            stripes: 1,
+            compression: Compression::None,
+            copy_only_full: false,
+            gap_after: None,
+            fork_after: None,
+            append: false,
+            soft_filemark_size: 512,
+        }
+    }
+}
+
 /// One backup file to write: its name and the sets it holds, in position order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {

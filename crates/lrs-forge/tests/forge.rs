@@ -4,43 +4,22 @@
 use std::path::Path;
 
 use lrs_backup::{
-    BackupDateTime, BackupMedia, BackupType, Layout, PAGE_SIZE, PageHeader, ReadOptions,
-    RecoveryModel, Tag, mtf_layout, verify_page_checksum,
+    BackupMedia, BackupType, Layout, PAGE_SIZE, PageHeader, ReadOptions, Tag, mtf_layout,
+    verify_page_checksum,
 };
 use lrs_forge::{ChainSpec, Compression, DatabaseSpec, plan, write_chain};
 use proptest::prelude::*;
 
 fn spec(seed: u64) -> ChainSpec {
+    let mut db = DatabaseSpec::new("Sales");
+    db.server = "SQL01\\PROD".into();
+    db.data_size = 1 << 20;
+    db.log_size = 100_000;
+    db.seed = seed;
     ChainSpec {
-        db: DatabaseSpec {
-            database: "Sales".into(),
-            server: "SQL01\\PROD".into(),
-            layout: Layout::Sql2016,
-            data_size: 1 << 20,
-            log_size: 100_000,
-            checksum: true,
-            recovery_model: RecoveryModel::Full,
-            start: BackupDateTime {
-                year: 2026,
-                month: 11,
-                day: 26,
-                hour: 22,
-                minute: 0,
-                second: 0,
-            },
-            interval_seconds: 300,
-            seed,
-        },
-        fulls: 1,
         diffs: 1,
         logs: 6,
-        stripes: 1,
-        compression: Compression::None,
-        copy_only_full: false,
-        gap_after: None,
-        fork_after: None,
-        append: false,
-        soft_filemark_size: 512,
+        ..ChainSpec::new(db)
     }
 }
 

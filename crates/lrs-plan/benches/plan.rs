@@ -5,42 +5,18 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lrs_backup::{BackupMedia, Guid, Lsn, ReadOptions};
-use lrs_forge::{ChainSpec, Compression, DatabaseSpec, write_chain};
+use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
 use lrs_plan::{Options, Planner, SourceFile};
 
 /// A forged full and one forged log, read back: templates for synthetic sets.
 fn templates() -> (BackupMedia, BackupMedia) {
     let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = DatabaseSpec::new("Bench");
+    db.data_size = 64 * 1024;
+    db.log_size = 64 * 1024;
     let spec = ChainSpec {
-        db: DatabaseSpec {
-            database: "Bench".into(),
-            server: "SQL01".into(),
-            layout: lrs_backup::Layout::Sql2016,
-            data_size: 64 * 1024,
-            log_size: 64 * 1024,
-            checksum: true,
-            recovery_model: lrs_backup::RecoveryModel::Full,
-            start: lrs_backup::BackupDateTime {
-                year: 2026,
-                month: 1,
-                day: 1,
-                hour: 0,
-                minute: 0,
-                second: 0,
-            },
-            interval_seconds: 60,
-            seed: 1,
-        },
-        fulls: 1,
-        diffs: 0,
         logs: 1,
-        stripes: 1,
-        compression: Compression::None,
-        copy_only_full: false,
-        gap_after: None,
-        fork_after: None,
-        append: false,
-        soft_filemark_size: 512,
+        ..ChainSpec::new(db)
     };
     let files = write_chain(&spec, dir.path()).expect("forge");
     let read = |i: usize| {

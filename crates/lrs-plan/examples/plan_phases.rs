@@ -3,43 +3,19 @@
 
 use std::time::Instant;
 
-use lrs_backup::{BackupDateTime, BackupMedia, Guid, Layout, Lsn, ReadOptions, RecoveryModel};
-use lrs_forge::{ChainSpec, Compression, DatabaseSpec, write_chain};
+use lrs_backup::{BackupMedia, Guid, Lsn, ReadOptions};
+use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
 use lrs_plan::{Options, Planner, SourceFile};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u32 = std::env::args().nth(1).map_or(Ok(100_000), |s| s.parse())?;
     let dir = std::env::temp_dir().join("lrs-plan-phases");
+    let mut db = DatabaseSpec::new("Bench");
+    db.data_size = 65_536;
+    db.log_size = 65_536;
     let spec = ChainSpec {
-        db: DatabaseSpec {
-            database: "Bench".into(),
-            server: "SQL01".into(),
-            layout: Layout::Sql2016,
-            data_size: 65_536,
-            log_size: 65_536,
-            checksum: true,
-            recovery_model: RecoveryModel::Full,
-            start: BackupDateTime {
-                year: 2026,
-                month: 1,
-                day: 1,
-                hour: 0,
-                minute: 0,
-                second: 0,
-            },
-            interval_seconds: 60,
-            seed: 1,
-        },
-        fulls: 1,
-        diffs: 0,
         logs: 1,
-        stripes: 1,
-        compression: Compression::None,
-        copy_only_full: false,
-        gap_after: None,
-        fork_after: None,
-        append: false,
-        soft_filemark_size: 512,
+        ..ChainSpec::new(db)
     };
     let files = write_chain(&spec, &dir)?;
     let read = |i: usize| -> Result<BackupMedia, Box<dyn std::error::Error>> {

@@ -2,42 +2,32 @@
 //! blocks at exactly its FirstLSN, and another database's backups change only the
 //! unrestorable list. Also: incremental planning equals planning from scratch.
 
-use lrs_backup::{BackupDateTime, Layout, ReadOptions, RecoveryModel};
-use lrs_forge::{ChainSpec, Compression, DatabaseSpec, write_chain};
+use lrs_backup::{BackupDateTime, ReadOptions};
+use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
 use lrs_plan::{Options, Plan, Planner, SetKind, SetStatus, SourceFile};
 use proptest::prelude::*;
 
 fn chain(database: &str, seed: u64, diffs: u32, logs: u32, stripes: u16) -> Vec<SourceFile> {
+    let mut db = DatabaseSpec::new(database);
+    db.data_size = 64 * 1024;
+    db.log_size = 64 * 1024;
+    db.start = BackupDateTime {
+        year: 2026,
+        month: 11,
+        day: 26,
+        hour: 8,
+        minute: 0,
+        second: 0,
+    };
+    db.interval_seconds = 60;
+    db.seed = seed;
     let spec = ChainSpec {
-        db: DatabaseSpec {
-            database: database.into(),
-            server: "SQL01".into(),
-            layout: Layout::Sql2016,
-            data_size: 64 * 1024,
-            log_size: 64 * 1024,
-            checksum: true,
-            recovery_model: RecoveryModel::Full,
-            start: BackupDateTime {
-                year: 2026,
-                month: 11,
-                day: 26,
-                hour: 8,
-                minute: 0,
-                second: 0,
-            },
-            interval_seconds: 60,
-            seed,
-        },
         fulls: 2,
         diffs,
         logs,
         stripes,
-        compression: Compression::None,
         copy_only_full: true,
-        gap_after: None,
-        fork_after: None,
-        append: false,
-        soft_filemark_size: 512,
+        ..ChainSpec::new(db)
     };
     let dir = tempfile::tempdir().expect("dir");
     let written = write_chain(&spec, dir.path()).expect("forge");

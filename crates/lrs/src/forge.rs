@@ -157,17 +157,9 @@ pub(crate) fn run(command: ForgeCommand) -> anyhow::Result<ExitCode> {
 fn live(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     let db = args.db.spec()?;
     let spec = ChainSpec {
-        db: db.clone(),
-        fulls: 1,
-        diffs: 0,
-        logs: 0,
-        stripes: 1,
         compression: args.db.compress,
-        copy_only_full: false,
-        gap_after: None,
-        fork_after: None,
-        append: false,
         soft_filemark_size: args.db.block_size,
+        ..ChainSpec::new(db.clone())
     };
     let mut chain = Chain::new(db);
     let write = |file: PlannedFile| -> anyhow::Result<()> {
