@@ -38,6 +38,9 @@ const ALGORITHM_XPRESS: u32 = 3;
 const ALGORITHM_ZSTD: u32 = 131;
 /// ZSTD frame magic.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+/// Smallest payload a resynchronised chunk header may declare (a ZSTD frame header alone is
+/// longer; an XPRESS payload starts with a 256-byte table).
+const MIN_PAYLOAD: u64 = 8;
 /// Largest decoded chunk: 128 units of 512 bytes.
 pub(crate) const MAX_CHUNK_OUTPUT: usize = 64 * 1024;
 /// File bytes fetched per window while walking chunk headers.
@@ -240,7 +243,9 @@ impl Walker {
                 Ok(Found::Chunk(chunk))
             }
             // A trailer, padding, or anything else: the header chain is interrupted here.
-            _ => self.resync(files, pos, mtf).await,
+            // After a set's trailer comes its closing soft filemark, stored raw.
+            Some(&CHUNK_TRAILER) => self.resync(files, pos, mtf, true).await,
+            _ => self.resync(files, pos, mtf, false).await,
         }
     }
 
@@ -285,11 +290,17 @@ impl Walker {
 
     /// After a trailer or padding, the stream continues at a soft-filemark boundary with either
     /// a soft filemark stored raw (no chunk header) or a new chunk header.
+    ///
+    /// After a trailer only a soft filemark is accepted: the trailer's own seek index holds
+    /// arbitrary offsets, and one of them can sit on a boundary and look like a chunk header
+    /// (found by the forge's property test). Elsewhere a chunk header must also carry a payload
+    /// no codec could make smaller (ZSTD frames and XPRESS tables are longer).
     async fn resync(
         &self,
         files: &mut FileWindows<'_>,
         pos: u64,
         mtf: u64,
+        after_trailer: bool,
     ) -> Result<Found, FormatError> {
         let mut at = align_up(pos + 1, self.soft_filemark);
         while at < files.size {
@@ -304,9 +315,11 @@ impl Walker {
                 }
                 return Ok(Found::Chunk(chunk));
             }
-            if probe.first() == Some(&CHUNK_COMPRESSED)
+            if !after_trailer
+                && probe.first() == Some(&CHUNK_COMPRESSED)
                 && probe.len() as u64 >= self.header_len
                 && let Ok(chunk) = self.compressed(&probe, at, mtf, files.size)
+                && chunk.payload_len >= MIN_PAYLOAD
             {
                 return Ok(Found::Chunk(chunk));
             }

@@ -108,6 +108,28 @@ proptest! {
     }
 }
 
+/// Regression: a trailer seek-index entry on a soft-filemark boundary looked like a chunk header
+/// (`21 13 00 00`: 19 units, empty payload) and the reader resynchronised onto it.
+#[test]
+fn a_trailer_index_entry_on_a_boundary_is_not_a_chunk() {
+    let mut db = DatabaseSpec::new("Sales");
+    db.server = "SQL01\\PROD".into();
+    db.data_size = 202_044;
+    db.log_size = 100_000;
+    db.seed = 2044;
+    db.checksum = true;
+    let s = ChainSpec {
+        fulls: 1,
+        diffs: 1,
+        logs: 4,
+        stripes: 2,
+        compression: Compression::Zstd,
+        append: true,
+        ..ChainSpec::new(db)
+    };
+    assert_round_trip(&s);
+}
+
 #[test]
 fn chains_link_like_real_ones() {
     let mut s = spec(7);

@@ -37,7 +37,7 @@ pub struct PlannedSet {
     /// Name of the file holding media family 1 (or the first present).
     pub first_stripe_name: Arc<str>,
     /// Every media family present, in family order.
-    pub stripes: Vec<StripeRef>,
+    pub stripes: Arc<[StripeRef]>,
     /// Media families the set has.
     pub number_of_stripes: u16,
     /// FirstLSN.
@@ -150,7 +150,7 @@ impl Plan {
 struct ChainState {
     database: Option<String>,
     /// The database's sets by log position (what the report lists, in this order).
-    sorted: Vec<(u128, u128, Guid)>,
+    sorted: Vec<SortKey>,
     family: Option<Guid>,
     order: Vec<Guid>,
     skipped: GuidMap<(String, Option<SqlError>)>,
@@ -177,6 +177,8 @@ pub struct Planner {
     state: Option<ChainState>,
     /// Database names, shared by all the sets of a database.
     names: BTreeMap<String, Arc<str>>,
+    /// How many files are not readable backups.
+    unreadable: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +213,7 @@ impl Planner {
         }
         let media = match file.content {
             Err(reason) => {
+                self.unreadable += 1;
                 self.files.insert(
                     file.name,
                     FileEntry {
@@ -246,11 +249,13 @@ impl Planner {
                         group.header = SetFacts::of(&set.header, &mut self.names);
                     }
                     group.stripes.entry(family).or_insert(stripe);
+                    group.stripes_changed();
                     // A set that gains a stripe may unblock anything: replan.
                     self.state = None;
                 }
                 Some(_) => continue,
                 None => {
+                    let stripe_list: Arc<[StripeRef]> = Arc::new([stripe.clone()]);
                     let mut stripes = BTreeMap::new();
                     stripes.insert(family, stripe);
                     self.groups.insert(
@@ -263,6 +268,7 @@ impl Planner {
                             media_set_id: set.media.media_set_id,
                             header: SetFacts::of(&set.header, &mut self.names),
                             stripes,
+                            stripe_list,
                         },
                     );
                     new_sets.push(guid);
@@ -286,11 +292,15 @@ impl Planner {
         let Some(entry) = self.files.remove(name) else {
             return;
         };
+        if entry.content.is_err() {
+            self.unreadable = self.unreadable.saturating_sub(1);
+        }
         if let Ok(parts) = entry.content {
             for (guid, family) in parts {
                 if let Some(group) = self.groups.get_mut(&guid) {
                     if group.stripes.get(&family).is_some_and(|s| &*s.file == name) {
                         group.stripes.remove(&family);
+                        group.stripes_changed();
                     }
                     if group.stripes.is_empty() {
                         self.groups.remove(&guid);
@@ -388,8 +398,10 @@ impl Planner {
         state.database = self.database_name(family);
         // Keys are unique (the GUID breaks ties), so an unstable sort gives one order.
         // One sort, on keys computed once; the report reuses the order.
-        ours.sort_by_cached_key(|g| sort_key(g));
-        state.sorted = ours.iter().map(|g| sort_key(g)).collect();
+        let mut keyed: Vec<(SortKey, &SetGroup)> = ours.iter().map(|g| (sort_key(g), *g)).collect();
+        keyed.sort_unstable_by_key(|k| k.0);
+        state.sorted = keyed.iter().map(|k| k.0).collect();
+        let ours: Vec<&SetGroup> = keyed.into_iter().map(|k| k.1).collect();
 
         // The base full: pinned by restore progress, else the latest non-copy-only full.
         let fulls: Vec<&SetGroup> = ours
@@ -509,20 +521,24 @@ impl Planner {
     /// The source database: the one named in the options, else the database (family GUID)
     /// with the most backup sets, ties broken by name and GUID so upload order never matters.
     fn choose_database(&self) -> Option<Guid> {
-        let mut counts: BTreeMap<(Arc<str>, Guid), usize> = BTreeMap::new();
+        // Sets per database family (a family's sets all carry its name).
+        let mut counts: GuidMap<(usize, Arc<str>)> = GuidMap::default();
         for g in self.groups.values() {
-            let name = Arc::clone(&g.header.database_name);
+            let name = &g.header.database_name;
             if let Some(wanted) = &self.options.database
                 && !name.eq_ignore_ascii_case(wanted)
             {
                 continue;
             }
-            *counts.entry((name, g.header.family_guid)).or_default() += 1;
+            counts
+                .entry(g.header.family_guid)
+                .or_insert_with(|| (0, Arc::clone(name)))
+                .0 += 1;
         }
         counts
             .into_iter()
-            .max_by_key(|((name, guid), n)| (*n, Reverse(Arc::clone(name)), Reverse(*guid)))
-            .map(|((_, g), _)| g)
+            .max_by_key(|(guid, (n, name))| (*n, Reverse(Arc::clone(name)), Reverse(*guid)))
+            .map(|(guid, _)| guid)
     }
 
     fn database_name(&self, family: Option<Guid>) -> Option<String> {
@@ -537,20 +553,26 @@ impl Planner {
     fn report(&self) -> Plan {
         let empty = ChainState::default();
         let state = self.state.as_ref().unwrap_or(&empty);
-        let mut sets: Vec<PlannedSet> = Vec::new();
-        let mut index: GuidMap<usize> = GuidMap::default();
-        let by_kind = |kind: SetKind| {
-            state
-                .sorted
-                .iter()
-                .filter_map(|k| self.groups.get(&k.2))
-                .filter(move |g| g.kind == Some(kind))
-        };
-        let groups: Vec<&SetGroup> = by_kind(SetKind::Full)
-            .chain(by_kind(SetKind::Diff))
-            .chain(by_kind(SetKind::Log))
+        let mut sets: Vec<PlannedSet> = Vec::with_capacity(state.sorted.len());
+        // One pass splits the sorted sets by kind (the report lists fulls, diffs, then logs).
+        let mut by_kind: [Vec<&SetGroup>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        for g in state.sorted.iter().filter_map(|k| self.groups.get(&k.4)) {
+            match g.kind {
+                Some(SetKind::Full) => by_kind[0].push(g),
+                Some(SetKind::Diff) => by_kind[1].push(g),
+                Some(SetKind::Log) => by_kind[2].push(g),
+                None => {}
+            }
+        }
+        let groups = by_kind.iter().flatten().copied();
+        // Position of each sequence step; `order` is filled as the rows are made.
+        let steps: GuidMap<usize> = state
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (*g, i))
             .collect();
-        let in_order: GuidSet = state.order.iter().copied().collect();
+        let mut order = vec![usize::MAX; state.order.len()];
         // Redo points after each step of the sequence (ascending).
         let redo_points: Vec<Lsn> = state
             .order
@@ -560,7 +582,8 @@ impl Planner {
             .collect();
         for g in groups {
             let Some(kind) = g.kind else { continue };
-            let (status, reason, sql_error) = if in_order.contains(&g.guid) {
+            let step = steps.get(&g.guid).copied();
+            let (status, reason, sql_error) = if step.is_some() {
                 let status = if self.restored.contains(&g.guid) {
                     SetStatus::Restored
                 } else if self.restoring == Some(g.guid) {
@@ -590,12 +613,14 @@ impl Planner {
                     None,
                 )
             };
-            index.insert(g.guid, sets.len());
+            if let Some(slot) = step.and_then(|i| order.get_mut(i)) {
+                *slot = sets.len();
+            }
             sets.push(PlannedSet {
                 kind,
                 backup_set_guid: g.guid,
                 first_stripe_name: g.first_file(),
-                stripes: g.stripes.values().cloned().collect(),
+                stripes: Arc::clone(&g.stripe_list),
                 number_of_stripes: g.family_count,
                 first_lsn: g.first_lsn(),
                 last_lsn: g.last_lsn(),
@@ -606,13 +631,11 @@ impl Planner {
                 sql_error,
             });
         }
-        let order = state
-            .order
-            .iter()
-            .filter_map(|g| index.get(g).copied())
-            .collect();
+        order.retain(|&i| i != usize::MAX);
         let mut unrestorable: Vec<Unrestorable> = Vec::new();
-        for (name, entry) in &self.files {
+        // Unreadable files and excluded sets are the only unrestorable entries.
+        let any = !state.excluded.is_empty() || self.unreadable > 0;
+        for (name, entry) in self.files.iter().filter(|_| any) {
             match &entry.content {
                 Err(reason) => unrestorable.push(Unrestorable {
                     name: name.clone(),
@@ -640,13 +663,15 @@ impl Planner {
     }
 }
 
-/// Orders sets by log position: FirstLSN, LastLSN (as numbers), then GUID for ties.
-fn sort_key(g: &SetGroup) -> (u128, u128, Guid) {
-    (
-        g.first_lsn().to_numeric(),
-        g.last_lsn().to_numeric(),
-        g.guid,
-    )
+/// Position of a set in log order: FirstLSN and LastLSN as (VLF << 32 | block, slot) pairs,
+/// which order like the LSNs and compare as machine words, then the GUID for ties.
+type SortKey = (u64, u16, u64, u16, Guid);
+
+fn sort_key(g: &SetGroup) -> SortKey {
+    let split = |l: Lsn| ((u64::from(l.vlf) << 32) | u64::from(l.block), l.slot);
+    let (first, first_slot) = split(g.first_lsn());
+    let (last, last_slot) = split(g.last_lsn());
+    (first, first_slot, last, last_slot, g.guid)
 }
 
 /// Apply pending logs from the redo point: a log applies when FirstLSN ≤ R ≤ LastLSN and it

@@ -59,10 +59,18 @@ pub(crate) struct SetGroup {
     pub(crate) media_set_id: Guid,
     /// Stripes by family number (a re-uploaded copy of a family keeps the first name).
     pub(crate) stripes: BTreeMap<u16, StripeRef>,
+    /// `stripes` in family order, shared by every report row of this set (rebuilt by
+    /// [`SetGroup::stripes_changed`]).
+    pub(crate) stripe_list: Arc<[StripeRef]>,
     pub(crate) size: u64,
 }
 
 impl SetGroup {
+    /// Call after changing `stripes`.
+    pub(crate) fn stripes_changed(&mut self) {
+        self.stripe_list = self.stripes.values().cloned().collect();
+    }
+
     pub(crate) fn complete(&self) -> bool {
         self.stripes.len() == usize::from(self.family_count)
     }
