@@ -35,39 +35,38 @@ pub enum Layout {
     Sql2016,
 }
 
+/// What differs between the mimicked versions (measured on real backups of each).
+#[derive(Debug, Clone, Copy)]
+struct LayoutParams {
+    /// Fixed part of the SCIN record (strings follow).
+    scin_fixed: usize,
+    /// Fixed part of an SFGI record.
+    sfgi_fixed: usize,
+    /// Fixed part of an SFIN record.
+    sfin_fixed: usize,
+    /// First-stream offset of MSTL blocks.
+    mstl_first_event: usize,
+    /// Internal database version (SCIN+94).
+    database_version: u16,
+}
+
 impl Layout {
-    fn scin_fixed(self) -> usize {
+    fn params(self) -> LayoutParams {
         match self {
-            Layout::Sql2008R2 => 364,
-            Layout::Sql2016 => 400,
-        }
-    }
-
-    fn sfgi_fixed(self) -> usize {
-        match self {
-            Layout::Sql2008R2 => 48,
-            Layout::Sql2016 => 224,
-        }
-    }
-
-    fn sfin_fixed(self) -> usize {
-        match self {
-            Layout::Sql2008R2 => 1024,
-            Layout::Sql2016 => 1028,
-        }
-    }
-
-    fn mstl_first_event(self) -> usize {
-        match self {
-            Layout::Sql2008R2 => 592,
-            Layout::Sql2016 => 596,
-        }
-    }
-
-    fn database_version(self) -> u16 {
-        match self {
-            Layout::Sql2008R2 => 661,
-            Layout::Sql2016 => 852,
+            Layout::Sql2008R2 => LayoutParams {
+                scin_fixed: 364,
+                sfgi_fixed: 48,
+                sfin_fixed: 1024,
+                mstl_first_event: 592,
+                database_version: 661,
+            },
+            Layout::Sql2016 => LayoutParams {
+                scin_fixed: 400,
+                sfgi_fixed: 224,
+                sfin_fixed: 1028,
+                mstl_first_event: 596,
+                database_version: 852,
+            },
         }
     }
 }
@@ -462,7 +461,7 @@ impl<W: Write> BackupWriter<W> {
 
     fn mstl_block(&mut self, set: &SetSpec, fla: u64, cbid: u32, bytes: u64) -> io::Result<()> {
         let layout = self.media.layout;
-        let ofe = layout.mstl_first_event();
+        let ofe = layout.params().mstl_first_event;
         let mut b = vec![0u8; ofe];
         header(&mut b, b"MSTL", 0, ofe, fla, cbid, 0);
         mstl_fixed(&mut b, ofe);
@@ -561,7 +560,7 @@ fn spad_end(at: u64, boundary: u64) -> u64 {
 }
 
 fn empty_mstl(layout: Layout, fla: u64, cbid: u32) -> Vec<u8> {
-    let ofe = layout.mstl_first_event();
+    let ofe = layout.params().mstl_first_event;
     let mut b = vec![0u8; ofe];
     header(&mut b, b"MSTL", 0, ofe, fla, cbid, 0);
     mstl_fixed(&mut b, ofe);
@@ -648,7 +647,7 @@ fn scin_record(
     backup_size: u64,
     finish: Option<BackupDateTime>,
 ) -> Vec<u8> {
-    let fixed = layout.scin_fixed();
+    let fixed = layout.params().scin_fixed;
     let mut strings = Strings::new(fixed);
     let db = strings.add(Some(&set.database_name));
     let server = strings.add(Some(&set.server_name));
@@ -693,7 +692,7 @@ fn scin_record(
     r[89] = 1;
     r[91] = set.compatibility_level;
     r[92] = 5;
-    r[94..96].copy_from_slice(&layout.database_version().to_le_bytes());
+    r[94..96].copy_from_slice(&layout.params().database_version.to_le_bytes());
     r[96..104].copy_from_slice(&backup_size.to_le_bytes());
     put_addr(&mut r, 104, db);
     put_addr(&mut r, 108, server);
@@ -735,7 +734,7 @@ fn scin_record(
 }
 
 fn sfgi_record(layout: Layout) -> Vec<u8> {
-    let mut strings = Strings::new(layout.sfgi_fixed());
+    let mut strings = Strings::new(layout.params().sfgi_fixed);
     let name = strings.add(Some("PRIMARY"));
     let mut r = vec![0u8; strings.end()];
     r[..4].copy_from_slice(b"SFGI");
@@ -750,7 +749,7 @@ fn sfgi_record(layout: Layout) -> Vec<u8> {
 }
 
 fn sfin_record(set: &SetSpec, f: &FileSpec, layout: Layout) -> Vec<u8> {
-    let mut strings = Strings::new(layout.sfin_fixed());
+    let mut strings = Strings::new(layout.params().sfin_fixed);
     let logical = strings.add(Some(&f.logical_name));
     let physical = strings.add(Some(&f.physical_name));
     let mut r = vec![0u8; strings.end()];
