@@ -172,7 +172,10 @@ pub struct Planner {
     options: Options,
     files: std::collections::HashMap<String, FileEntry>,
     groups: GuidMap<SetGroup>,
+    /// Restored sets in restore order (the first pins the base) ...
     restored: Vec<Guid>,
+    /// ... and as a set, for the per-set status checks of every report.
+    restored_set: GuidSet,
     restoring: Option<Guid>,
     state: Option<ChainState>,
     /// Database names, shared by all the sets of a database.
@@ -321,7 +324,7 @@ impl Planner {
         if self.restoring == Some(guid) {
             self.restoring = None;
         }
-        if !self.restored.contains(&guid) {
+        if self.restored_set.insert(guid) {
             self.restored.push(guid);
         }
     }
@@ -456,7 +459,7 @@ impl Planner {
         let pinned_diff = diffs
             .iter()
             .copied()
-            .find(|d| self.restored.contains(&d.guid));
+            .find(|d| self.restored_set.contains(&d.guid));
         let chosen = pinned_diff.or_else(|| {
             if self.restored.len() > 1 && pinned_diff.is_none() {
                 None // logs were restored after the full: a differential can no longer apply
@@ -584,7 +587,7 @@ impl Planner {
             let Some(kind) = g.kind else { continue };
             let step = steps.get(&g.guid).copied();
             let (status, reason, sql_error) = if step.is_some() {
-                let status = if self.restored.contains(&g.guid) {
+                let status = if self.restored_set.contains(&g.guid) {
                     SetStatus::Restored
                 } else if self.restoring == Some(g.guid) {
                     SetStatus::Restoring
