@@ -1,7 +1,7 @@
 //! The planning algorithm and its incremental driver.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use lrs_backup::{BackupDateTime, Guid, Lsn};
@@ -683,7 +683,8 @@ fn sort_key(g: &SetGroup) -> SortKey {
 fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
     let Some(mut redo) = state.redo else { return };
     state.blocked = None;
-    let mut candidates: BinaryHeap<(Lsn, Reverse<Lsn>, Guid)> = BinaryHeap::new();
+    // Reused between steps; in a healthy chain it holds exactly one log each time.
+    let mut candidates: Vec<(Lsn, Reverse<Lsn>, Guid)> = Vec::new();
     loop {
         // Candidates: pending logs starting at or before R (the front of the sorted queue),
         // furthest-reaching first.
@@ -695,8 +696,12 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
             state.pending.pop_front();
             candidates.push((last, Reverse(first), guid));
         }
+        if candidates.len() > 1 {
+            candidates.sort_unstable_by(|a, b| b.cmp(a));
+        }
         let mut applied = false;
-        while let Some((last, Reverse(first), guid)) = candidates.pop() {
+        for at in 0..candidates.len() {
+            let (last, _, guid) = candidates[at];
             let Some(g) = groups.get(&guid) else { continue };
             if last < redo {
                 state.too_early.insert(guid);
@@ -717,8 +722,7 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
                 continue;
             }
             if !g.complete() {
-                candidates.push((last, Reverse(first), guid));
-                requeue(&mut state.pending, &mut candidates);
+                requeue(&mut state.pending, &candidates[at..]);
                 state.blocked = Some(missing_stripes(g, "log"));
                 state.redo = Some(redo);
                 return;
@@ -728,7 +732,7 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
             state.fork = g.header.recovery_fork_id;
             applied = true;
             // The other candidates are re-examined against the new redo point.
-            requeue(&mut state.pending, &mut candidates);
+            requeue(&mut state.pending, &candidates[at + 1..]);
             break;
         }
         if !applied {
@@ -779,13 +783,13 @@ fn drain_pending(state: &mut ChainState, groups: &GuidMap<SetGroup>) {
 
 /// Put examined but unused candidates back at the front of the queue, in order (they all
 /// start at or before the redo point, so before anything still queued).
-fn requeue(
-    pending: &mut VecDeque<(Lsn, Lsn, Guid)>,
-    candidates: &mut BinaryHeap<(Lsn, Reverse<Lsn>, Guid)>,
-) {
+fn requeue(pending: &mut VecDeque<(Lsn, Lsn, Guid)>, candidates: &[(Lsn, Reverse<Lsn>, Guid)]) {
+    if candidates.is_empty() {
+        return;
+    }
     let mut back: Vec<(Lsn, Lsn, Guid)> = candidates
-        .drain()
-        .map(|(last, Reverse(first), guid)| (first, last, guid))
+        .iter()
+        .map(|&(last, Reverse(first), guid)| (first, last, guid))
         .collect();
     back.sort_unstable();
     for key in back.into_iter().rev() {
