@@ -153,6 +153,17 @@ pub struct SetSpec {
     pub log_bytes: u64,
 }
 
+impl SetSpec {
+    /// Data pages the set carries (over all its data files).
+    pub fn data_pages(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| !f.is_log)
+            .map(|f| u64::from(f.pages_in_backup))
+            .sum()
+    }
+}
+
 /// Supplies the data pages of a backup, in file order.
 pub trait PageSource {
     /// Fill `page` (8192 bytes) with page `page_index` of file `file`.
@@ -294,12 +305,7 @@ impl<W: Write> BackupWriter<W> {
         self.emit(&volb)?;
         cbid += 1;
         let msci_at = self.pos;
-        let data_pages: u64 = set
-            .files
-            .iter()
-            .filter(|f| !f.is_log)
-            .map(|f| u64::from(f.pages_in_backup))
-            .sum();
+        let data_pages = set.data_pages();
         let log_blocks = set.log_bytes.div_ceil(65536);
         // Sizes are known up front, so the provisional and final copies carry the same values.
         let config_size = self.sfm().max(1024);
@@ -414,12 +420,7 @@ impl<W: Write> BackupWriter<W> {
         fla: u64,
         cbid: u32,
     ) -> io::Result<()> {
-        let data_pages: u64 = set
-            .files
-            .iter()
-            .filter(|f| !f.is_log)
-            .map(|f| u64::from(f.pages_in_backup))
-            .sum();
+        let data_pages = set.data_pages();
         let mut head = vec![0u8; 60];
         header(&mut head, b"MSDA", 0, 60, fla, cbid, 0);
         seal(&mut head);
