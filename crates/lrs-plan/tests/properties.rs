@@ -2,10 +2,12 @@
 //! blocks at exactly its FirstLSN, and another database's backups change only the
 //! unrestorable list. Also: incremental planning equals planning from scratch.
 
-use lrs_backup::{BackupDateTime, ReadOptions};
-use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
+use lrs_backup::BackupDateTime;
+use lrs_forge::{ChainSpec, DatabaseSpec};
 use lrs_plan::{Options, Plan, Planner, SetKind, SetStatus, SourceFile};
 use proptest::prelude::*;
+
+mod support;
 
 fn chain(database: &str, seed: u64, diffs: u32, logs: u32, stripes: u16) -> Vec<SourceFile> {
     let mut db = DatabaseSpec::new(database);
@@ -29,27 +31,7 @@ fn chain(database: &str, seed: u64, diffs: u32, logs: u32, stripes: u16) -> Vec<
         copy_only_full: true,
         ..ChainSpec::new(db)
     };
-    let dir = tempfile::tempdir().expect("dir");
-    let written = write_chain(&spec, dir.path()).expect("forge");
-    written
-        .into_iter()
-        .map(|f| {
-            let name = f
-                .path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            let data = std::fs::read(&f.path).expect("read");
-            let content = lrs_backup::read_backup_from_bytes(&name, data, ReadOptions::default())
-                .map_err(|e| e.kind.to_string());
-            SourceFile {
-                name,
-                size: f.bytes,
-                content,
-            }
-        })
-        .collect()
+    support::forged(&spec)
 }
 
 fn shuffled(mut files: Vec<SourceFile>, mut seed: u64) -> Vec<SourceFile> {

@@ -1,33 +1,15 @@
 //! One test per planner rule over forged chains, each asserting the exact status, reason, SQL
 //! error number and message text.
 
-use lrs_backup::{BackupType, Guid, ReadOptions};
-use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
+use lrs_backup::{BackupType, Guid};
+use lrs_forge::{ChainSpec, DatabaseSpec};
+
+mod support;
 use lrs_plan::{Options, Plan, PlannedSet, Planner, SetStatus, SourceFile};
 
 /// The files of a forged chain, read back, in the order they were taken.
 fn forged(spec: ChainSpec) -> Vec<SourceFile> {
-    let dir = tempfile::tempdir().expect("dir");
-    write_chain(&spec, dir.path())
-        .expect("forge")
-        .into_iter()
-        .map(|f| {
-            let name = f
-                .path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            let data = std::fs::read(&f.path).expect("read");
-            let content = lrs_backup::read_backup_from_bytes(&name, data, ReadOptions::default())
-                .map_err(|e| e.kind.to_string());
-            SourceFile {
-                name,
-                size: f.bytes,
-                content,
-            }
-        })
-        .collect()
+    support::forged(&spec)
 }
 
 fn spec(seed: u64) -> ChainSpec {

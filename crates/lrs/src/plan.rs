@@ -34,7 +34,8 @@ pub(crate) struct PlanArgs {
 pub(crate) async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let results = read_all(&args.paths, ReadOptions::default()).await?;
     let files = results.into_iter().map(|(name, result)| SourceFile {
-        size: std::fs::metadata(&name).map(|m| m.len()).unwrap_or(0),
+        // The reader already knows each readable file's size; no second stat.
+        size: result.as_ref().map_or(0, |media| media.file_size),
         content: result.map_err(|e| format!("{} (at byte offset {})", e.kind, e.offset)),
         name,
     });
