@@ -1,0 +1,1 @@
+//! SAS tokens: the rules LRS applies before a job may start, and redaction of signatures.

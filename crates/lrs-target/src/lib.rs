@@ -1,0 +1,98 @@
+//! Restore targets: where backup sets are applied WITH NORECOVERY and finally recovered.
+//!
+//! One trait, [`Target`], with one conformance suite that every implementation runs. The default
+//! implementation is the emulated target ([`emulated`]): it tracks each database's redo point,
+//! refuses out-of-order sets with SQL Server's own error numbers and messages, consumes every
+//! byte of each set's data streams, and keeps a durable, append-only log of what it applied.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use lrs_backup::{BackupSet, Guid, Lsn, RangeRead};
+
+/// One media family of the set being restored: where to read it and where the set sits in it.
+#[derive(Debug, Clone)]
+pub struct StripeInput {
+    /// Reader over the whole backup file (`FROM DISK = …`).
+    pub reader: Arc<dyn RangeRead>,
+    /// The set as the header reader found it in this file (position, header, data range).
+    pub set: BackupSet,
+}
+
+/// What a restore applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreOutcome {
+    /// Bytes of the set's data consumed across its stripes.
+    pub bytes: u64,
+    /// The database's redo point after the restore.
+    pub redo_lsn: Lsn,
+}
+
+/// A database's state on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseState {
+    /// Restored WITH NORECOVERY at least once, waiting for more.
+    Restoring,
+    /// Recovered and readable: nothing can be restored into it any more.
+    Online,
+}
+
+/// A database on the target, as the target's catalog knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetDatabase {
+    /// Database name (case as created).
+    pub name: String,
+    /// Restoring or Online.
+    pub state: DatabaseState,
+    /// The point the next log must cover (None until the first full is restored).
+    pub redo_lsn: Option<Lsn>,
+    /// BackupSetGUID of the last set applied, so a restarted job can tell whether its in-flight
+    /// set landed before a crash.
+    pub last_applied_set: Option<Guid>,
+    /// When it was created on the target.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why the target refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// SQL Server refused the RESTORE (error number and message as SQL Server prints them).
+    #[error("Msg {number}: {message}")]
+    Sql {
+        /// SQL Server error number (4305, 4326, 3136, 3154, 3117, ...).
+        number: u32,
+        /// Message text.
+        message: String,
+    },
+    /// Reading the backup failed (storage or format); the set can be retried.
+    #[error("reading the backup failed: {0}")]
+    Read(String),
+    /// The target's own storage failed.
+    #[error("target storage failed: {0}")]
+    Io(String),
+}
+
+/// A SQL Server-like restore target.
+pub trait Target: Send + Sync + fmt::Debug {
+    /// `RESTORE DATABASE|LOG name FROM DISK = … WITH FILE = n, NORECOVERY`, stripes in family
+    /// order. A full backup creates the database when it does not exist.
+    fn restore(
+        &self,
+        database: &str,
+        stripes: Vec<StripeInput>,
+    ) -> BoxFuture<'_, Result<RestoreOutcome, TargetError>>;
+
+    /// `RESTORE DATABASE name WITH RECOVERY`: bring the database online.
+    fn recover(&self, database: &str) -> BoxFuture<'_, Result<(), TargetError>>;
+
+    /// `DROP DATABASE name`; dropping a database that does not exist is not an error.
+    fn drop_database(&self, database: &str) -> BoxFuture<'_, Result<(), TargetError>>;
+
+    /// The database's state, or None when the target has no such database.
+    fn database(
+        &self,
+        database: &str,
+    ) -> BoxFuture<'_, Result<Option<TargetDatabase>, TargetError>>;
+}
