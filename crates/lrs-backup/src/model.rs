@@ -4,8 +4,12 @@
 //! [`BackupHeader`] to JSON gives the HEADERONLY row. Columns whose location in the file is not
 //! known are documented on the field and reported as SQL Server reports them for ordinary
 //! backups (see `docs/backup-reader.md`).
+//!
+//! Every type also deserializes from what it serializes to, and [`BackupSet`] and
+//! [`BackupMedia`] serialize everything the reader found (with camelCase names around the
+//! SQL Server rows), so a [`BackupMedia`] stored as JSON reads back to an equal value.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::lsn::Lsn;
 use crate::mtf::MediaSetInfo;
@@ -31,6 +35,17 @@ pub enum BackupType {
 }
 
 impl BackupType {
+    /// Every kind, in HEADERONLY `BackupType` number order.
+    const ALL: [BackupType; 7] = [
+        Self::Database,
+        Self::TransactionLog,
+        Self::File,
+        Self::DifferentialDatabase,
+        Self::DifferentialFile,
+        Self::Partial,
+        Self::DifferentialPartial,
+    ];
+
     /// Map the `backupset.type` letter stored at SCIN+87.
     pub fn from_letter(letter: u8) -> Option<Self> {
         Some(match letter {
@@ -43,6 +58,11 @@ impl BackupType {
             b'Q' => Self::DifferentialPartial,
             _ => return None,
         })
+    }
+
+    /// The kind with HEADERONLY `BackupType` number `code` (the inverse of [`Self::code`]).
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.code() == code)
     }
 
     /// HEADERONLY `BackupType` number.
@@ -91,8 +111,40 @@ impl Serialize for BackupType {
     }
 }
 
+impl<'de> Deserialize<'de> for BackupType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = u8::deserialize(d)?;
+        Self::from_code(code).ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Unsigned(u64::from(code)),
+                &"a HEADERONLY BackupType number (1, 2, 4, 5, 6, 7 or 8)",
+            )
+        })
+    }
+}
+
+/// `&'static str`, spelled so that serde's derive does not borrow the field from the input
+/// (which would tie [`BackupHeader`]'s `Deserialize` to `'static` input): the text is mapped
+/// onto a static description by [`backup_type_description`] instead.
+type StaticText = &'static str;
+
+/// Read `BackupTypeDescription` back as the one static text [`BackupType::description`] gives.
+fn backup_type_description<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(d)?;
+    BackupType::ALL
+        .into_iter()
+        .map(BackupType::description)
+        .find(|known| *known == text)
+        .ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&text),
+                &"a HEADERONLY BackupTypeDescription such as \"Database\" or \"Transaction Log\"",
+            )
+        })
+}
+
 /// Database recovery model at backup time (HEADERONLY `RecoveryModel`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RecoveryModel {
     /// Full recovery model.
     #[serde(rename = "FULL")]
@@ -117,7 +169,7 @@ impl RecoveryModel {
 }
 
 /// One row of `RESTORE HEADERONLY`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BackupHeader {
     /// Backup set name (`WITH NAME`).
@@ -230,7 +282,8 @@ pub struct BackupHeader {
     #[serde(rename = "DifferentialBaseGUID")]
     pub differential_base_guid: Option<Guid>,
     /// Text for `BackupType`.
-    pub backup_type_description: &'static str,
+    #[serde(deserialize_with = "backup_type_description")]
+    pub backup_type_description: StaticText,
     /// Unique ID of this backup set.
     #[serde(rename = "BackupSetGUID")]
     pub backup_set_guid: Guid,
@@ -287,9 +340,42 @@ impl Serialize for FileType {
     }
 }
 
+impl FileType {
+    /// The type a FILELISTONLY `Type` letter stands for, with the raw code that goes with `?`
+    /// (`TypeCode`, written only for unknown codes, see [`BackupSet`]'s serialization).
+    fn from_letter(letter: char, code: Option<u32>) -> Result<Self, String> {
+        match (letter, code) {
+            ('D', None) => Ok(Self::Data),
+            ('L', None) => Ok(Self::Log),
+            ('S', None) => Ok(Self::FileStream),
+            ('?', Some(code)) => Ok(Self::Other(code)),
+            ('?', None) => Err(
+                "file Type '?' stands for an unknown type code, and no TypeCode gives it".into(),
+            ),
+            ('D' | 'L' | 'S', Some(code)) => Err(format!(
+                "file Type '{letter}' with TypeCode {code}: a TypeCode goes only with Type '?'"
+            )),
+            (other, _) => Err(format!(
+                "file Type {other:?} is not one of 'D', 'L', 'S' or '?'"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FileType {
+    /// `D`, `L` or `S`; `?` is refused, because the letter alone has lost the unknown code.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let letter = char::deserialize(d)?;
+        Self::from_letter(letter, None).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One row of `RESTORE FILELISTONLY`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
+///
+/// Deserializes from the row, plus an optional `TypeCode` column that carries the raw code of
+/// a `?` (unknown) `Type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", try_from = "FileListRow")]
 pub struct FileListEntry {
     /// Logical file name.
     pub logical_name: Option<String>,
@@ -350,8 +436,105 @@ pub struct FileListEntry {
     pub snapshot_url: Option<String>,
 }
 
+/// The FILELISTONLY row as stored: [`FileListEntry`]'s columns plus `TypeCode`, the raw type
+/// code that the `?` letter of an unknown type cannot carry. Kept field for field in step with
+/// [`FileListEntry`] (the round-trip tests fail on any difference).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FileListRow {
+    logical_name: Option<String>,
+    physical_name: Option<String>,
+    #[serde(rename = "Type")]
+    file_type: char,
+    #[serde(default)]
+    type_code: Option<u32>,
+    file_group_name: Option<String>,
+    size: u64,
+    max_size: u64,
+    #[serde(rename = "FileID")]
+    file_id: u32,
+    #[serde(rename = "CreateLSN")]
+    create_lsn: Lsn,
+    #[serde(rename = "DropLSN")]
+    drop_lsn: Lsn,
+    #[serde(rename = "UniqueID")]
+    unique_id: Guid,
+    #[serde(rename = "ReadOnlyLSN")]
+    read_only_lsn: Lsn,
+    #[serde(rename = "ReadWriteLSN")]
+    read_write_lsn: Lsn,
+    backup_size_in_bytes: u64,
+    source_block_size: u32,
+    #[serde(rename = "FileGroupID")]
+    file_group_id: u32,
+    #[serde(rename = "LogGroupGUID")]
+    log_group_guid: Option<Guid>,
+    #[serde(rename = "DifferentialBaseLSN")]
+    differential_base_lsn: Lsn,
+    #[serde(rename = "DifferentialBaseGUID")]
+    differential_base_guid: Option<Guid>,
+    is_read_only: bool,
+    is_present: bool,
+    #[serde(rename = "TDEThumbprint")]
+    tde_thumbprint: Option<String>,
+    #[serde(rename = "SnapshotURL")]
+    snapshot_url: Option<String>,
+}
+
+impl TryFrom<FileListRow> for FileListEntry {
+    type Error = String;
+
+    fn try_from(row: FileListRow) -> Result<Self, String> {
+        Ok(FileListEntry {
+            logical_name: row.logical_name,
+            physical_name: row.physical_name,
+            file_type: FileType::from_letter(row.file_type, row.type_code)?,
+            file_group_name: row.file_group_name,
+            size: row.size,
+            max_size: row.max_size,
+            file_id: row.file_id,
+            create_lsn: row.create_lsn,
+            drop_lsn: row.drop_lsn,
+            unique_id: row.unique_id,
+            read_only_lsn: row.read_only_lsn,
+            read_write_lsn: row.read_write_lsn,
+            backup_size_in_bytes: row.backup_size_in_bytes,
+            source_block_size: row.source_block_size,
+            file_group_id: row.file_group_id,
+            log_group_guid: row.log_group_guid,
+            differential_base_lsn: row.differential_base_lsn,
+            differential_base_guid: row.differential_base_guid,
+            is_read_only: row.is_read_only,
+            is_present: row.is_present,
+            tde_thumbprint: row.tde_thumbprint,
+            snapshot_url: row.snapshot_url,
+        })
+    }
+}
+
+/// A [`FileListEntry`] serialized for storage: the FILELISTONLY row, plus `TypeCode` when the
+/// `Type` letter is `?` (so an unknown code survives a round trip).
+#[derive(Serialize)]
+struct StoredFile<'a> {
+    #[serde(flatten)]
+    entry: &'a FileListEntry,
+    #[serde(rename = "TypeCode", skip_serializing_if = "Option::is_none")]
+    type_code: Option<u32>,
+}
+
+/// Serialize [`BackupSet::files`] as [`StoredFile`]s.
+fn serialize_files<S: serde::Serializer>(files: &[FileListEntry], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(files.iter().map(|entry| StoredFile {
+        entry,
+        type_code: match entry.file_type {
+            FileType::Other(code) => Some(code),
+            FileType::Data | FileType::Log | FileType::FileStream => None,
+        },
+    }))
+}
+
 /// `RESTORE LABELONLY`: the media (file) header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MediaLabel {
     /// Media name (`WITH MEDIANAME`).
@@ -383,7 +566,7 @@ pub struct MediaLabel {
 }
 
 /// Which configuration copy a set's values came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ConfigSource {
     /// The final copy written after the data (MSLS): authoritative.
     Final,
@@ -392,11 +575,17 @@ pub enum ConfigSource {
 }
 
 /// One backup set of a file: its header row, its file list and what the planner needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes as `{"header": <HEADERONLY row>, "files": [<FILELISTONLY rows>], "media": ...,
+/// "configSource": ..., "lastFullBackupGuid": ..., "lastLogBackupLsn": ...,
+/// "utcOffsetMinutes": ..., "startOffset": ..., "dataEndOffset": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BackupSet {
     /// The HEADERONLY row.
     pub header: BackupHeader,
     /// The FILELISTONLY rows.
+    #[serde(serialize_with = "serialize_files")]
     pub files: Vec<FileListEntry>,
     /// Striping: which family of which media set this file is.
     pub media: MediaSetInfo,
@@ -415,7 +604,11 @@ pub struct BackupSet {
 }
 
 /// Everything the header reader found in one backup file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes as `{"label": <LABELONLY row>, "sets": [<BackupSet>...], "fileSize": ...,
+/// "truncated": ...}` and deserializes from that to an equal value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BackupMedia {
     /// The LABELONLY row.
     pub label: MediaLabel,

@@ -268,7 +268,11 @@ pub(crate) fn date(le: &Le<'_>, at: usize) -> Result<Option<BackupDateTime>, For
 }
 
 /// The TAPE block's `RAID` stream: which media family of which media set this file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Serializes with camelCase names (`mediaSetId`, `familyCount`, `familySequenceNumber`,
+/// `mirrorCount`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MediaSetInfo {
     /// Media set GUID (`MediaSetId`), shared by every file of a striped set.
     pub media_set_id: Guid,

@@ -3,42 +3,219 @@
 //! and ends on autocomplete, cutover, stop, failure or timeout, surviving restarts.
 //!
 //! [`Engine`] is the facade the API layer calls; [`api`] holds its request, view and error
-//! types.
+//! types. Jobs run as tokio tasks ([`worker`]); their durable state lives in an
+//! [`lrs_store::Store`], and a lease per job lets several nodes share one PostgreSQL store.
 
 pub mod api;
+pub mod clock;
+mod codes;
+mod context;
+mod details;
+pub mod profile;
+mod worker;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use lrs_store::{Database, Instance, InstanceKey, Operation, Store};
+use chrono::{TimeDelta, Utc};
+use lrs_source::SourceSettings;
+use lrs_source::sas::{self, SasToken};
+use lrs_store::{
+    Database, DatabaseStatus, Instance, InstanceKey, Job, JobMode, JobState, Operation,
+    OperationKind, OperationStatus, StorageAuth, Store, StoreError,
+};
 use lrs_target::Target;
+use tracing::{info, warn};
 use uuid::Uuid;
 
 pub use api::{BackupSetDetails, EngineError, RestoreDetails, StartRestore, UnrestorableFile};
+pub use clock::{Clock, ScaledClock};
+pub use profile::{Expiry, Profile};
+
+use context::Context;
+use worker::{JobFiles, JobRuntime, Snapshot};
+
+/// Collation of databases when the request names none (SQL Server's default on MI).
+pub const DEFAULT_COLLATION: &str = "SQL_Latin1_General_CP1_CI_AS";
+
+/// How far a SAS token's `st`/`se` may be off our clock.
+const SAS_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Behaviour profile for new jobs.
+    pub profile: Profile,
+    /// Emulated time (scaled for tests and demos).
+    pub clock: Arc<dyn Clock>,
+    /// How storage URIs are reached (emulator endpoints, managed-identity keys, S3).
+    pub source_settings: SourceSettings,
+    /// This node's name (job leases in a shared store).
+    pub node: String,
+    /// How long a job lease lasts without renewal (real time).
+    pub lease: Duration,
+    /// How often an idle job lists its folder (real time).
+    pub poll_interval: Duration,
+    /// Refuse unknown managed instances (404) instead of creating them on first use.
+    pub strict_instances: bool,
+    /// Location given to instances created on first use.
+    pub default_location: String,
+}
+
+impl EngineConfig {
+    /// Defaults: `lrs-2021`, wall-clock time, 2-second polls, lenient instances in `westeurope`.
+    pub fn new(source_settings: SourceSettings) -> Self {
+        EngineConfig {
+            profile: Profile::default(),
+            clock: Arc::new(ScaledClock::new(1.0)),
+            source_settings,
+            node: format!("node-{}", Uuid::new_v4().simple()),
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(2),
+            strict_instances: false,
+            default_location: "westeurope".into(),
+        }
+    }
+}
 
 /// The engine: jobs, limits and timers over a store, sources and a target.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    store: Arc<dyn Store>,
-    target: Arc<dyn Target>,
+    ctx: Arc<Context>,
+    jobs: Arc<Mutex<HashMap<Uuid, Arc<JobRuntime>>>>,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl Engine {
-    /// An engine over `store` and `target` (jobs are resumed by [`Engine::resume`]).
-    pub fn new(store: Arc<dyn Store>, target: Arc<dyn Target>) -> Self {
-        Engine {
-            inner: Arc::new(Inner { store, target }),
+    /// Start the engine: resumes the jobs the store holds (those no other node has a live
+    /// lease on) and keeps adopting orphaned jobs. Must be called inside a tokio runtime.
+    pub fn start(config: EngineConfig, store: Arc<dyn Store>, target: Arc<dyn Target>) -> Self {
+        let lease = TimeDelta::from_std(config.lease).unwrap_or(TimeDelta::seconds(30));
+        let ctx = Arc::new(Context {
+            store,
+            target,
+            clock: config.clock,
+            profile: config.profile,
+            source_settings: config.source_settings,
+            node: config.node,
+            lease,
+            poll_interval: config.poll_interval,
+            strict_instances: config.strict_instances,
+            default_location: config.default_location,
+        });
+        let engine = Engine {
+            ctx,
+            jobs: Arc::new(Mutex::new(HashMap::new())),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        };
+        let adopter = engine.clone();
+        tokio::spawn(async move { adopter.adopt_loop().await });
+        engine
+    }
+
+    /// Stop every worker of this node (their jobs stay in the store; another start resumes
+    /// them).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+        for runtime in self.runtimes() {
+            runtime.cancel.cancel();
+        }
+    }
+
+    /// The engine's clock (emulated time).
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.ctx.clock.now()
+    }
+
+    fn runtimes(&self) -> Vec<Arc<JobRuntime>> {
+        match self.jobs.lock() {
+            Ok(jobs) => jobs.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        }
+    }
+
+    fn runtime(&self, job: Uuid) -> Option<Arc<JobRuntime>> {
+        let jobs = match self.jobs.lock() {
+            Ok(jobs) => jobs,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        jobs.get(&job).cloned()
+    }
+
+    /// Run `job` on this node unless a live worker already does.
+    fn spawn_worker(&self, job: Uuid) {
+        let runtime = {
+            let mut jobs = match self.jobs.lock() {
+                Ok(jobs) => jobs,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if jobs.get(&job).is_some_and(|r| !r.cancel.is_cancelled()) {
+                return;
+            }
+            let runtime = Arc::new(JobRuntime::new());
+            jobs.insert(job, Arc::clone(&runtime));
+            runtime
+        };
+        let ctx = Arc::clone(&self.ctx);
+        tokio::spawn(async move {
+            worker::run(ctx, job, Arc::clone(&runtime)).await;
+            // Leave the runtime (and its last snapshot) for restore details; mark it ended.
+            runtime.cancel.cancel();
+        });
+    }
+
+    /// Resume jobs at start-up and adopt jobs whose owner's lease ran out.
+    async fn adopt_loop(&self) {
+        let period = (self.ctx.lease / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(10))
+            .max(Duration::from_millis(100));
+        loop {
+            match self.ctx.store.list_active_jobs().await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        if self
+                            .runtime(job.id)
+                            .is_some_and(|r| !r.cancel.is_cancelled())
+                        {
+                            continue;
+                        }
+                        let now = Utc::now();
+                        match self
+                            .ctx
+                            .store
+                            .claim_job(job.id, &self.ctx.node, now, now + self.ctx.lease)
+                            .await
+                        {
+                            Ok(true) => {
+                                info!(job = %job.id, node = %self.ctx.node, "resuming restore job");
+                                self.spawn_worker(job.id);
+                            }
+                            Ok(false) => {}
+                            Err(e) => warn!(job = %job.id, "could not claim job: {e}"),
+                        }
+                    }
+                }
+                Err(e) => warn!("could not list active jobs: {e}"),
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(period) => {}
+            }
         }
     }
 
     /// A managed instance; unknown instances are created on first use unless strict.
     pub async fn instance(&self, key: &InstanceKey) -> Result<Instance, EngineError> {
-        let _ = (&self.inner.store, &self.inner.target, key);
-        Err(EngineError::Internal("not built yet".into()))
+        if let Some(instance) = self.ctx.store.get_instance(key).await? {
+            return Ok(instance);
+        }
+        if self.ctx.strict_instances {
+            return Err(EngineError::InstanceNotFound(key.clone()));
+        }
+        let location = self.ctx.default_location.clone();
+        self.put_instance(key, &location, "{}").await
     }
 
     /// Create or replace a managed instance (`PUT`; provisioning is instant).
@@ -48,8 +225,13 @@ impl Engine {
         location: &str,
         resource_json: &str,
     ) -> Result<Instance, EngineError> {
-        let _ = (key, location, resource_json);
-        Err(EngineError::Internal("not built yet".into()))
+        let instance = Instance {
+            key: key.clone(),
+            location: location.to_string(),
+            resource_json: resource_json.to_string(),
+            created_at: self.ctx.clock.now(),
+        };
+        Ok(self.ctx.store.put_instance(&instance).await?)
     }
 
     /// Instances of a subscription, optionally one resource group.
@@ -58,15 +240,169 @@ impl Engine {
         subscription: &str,
         resource_group: Option<&str>,
     ) -> Result<Vec<Instance>, EngineError> {
-        let _ = (subscription, resource_group);
-        Err(EngineError::Internal("not built yet".into()))
+        Ok(self
+            .ctx
+            .store
+            .list_instances(subscription, resource_group)
+            .await?)
+    }
+
+    /// Validate a start request the way the real service does before accepting it.
+    fn validate_start(
+        &self,
+        request: &StartRestore,
+    ) -> Result<(JobMode, StorageAuth), EngineError> {
+        let uri = request
+            .storage_uri
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(codes::missing_uri)?;
+        let mode = if request.auto_complete {
+            let name = request
+                .last_backup_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(codes::autocomplete_missing_name)?;
+            JobMode::Autocomplete {
+                last_backup_name: name.to_string(),
+            }
+        } else {
+            JobMode::Continuous
+        };
+        let identity = request.identity.as_deref().map(str::trim).unwrap_or("");
+        let auth = if identity.eq_ignore_ascii_case("ManagedIdentity") {
+            if !self.ctx.profile.managed_identity {
+                return Err(codes::invalid_create(&format!(
+                    "storageContainerIdentity 'ManagedIdentity' is not available in the '{}' \
+                     profile (the 2021 preview authenticates with a SAS token only); start the \
+                     emulator with --profile ga.",
+                    self.ctx.profile.name
+                )));
+            }
+            StorageAuth::ManagedIdentity
+        } else if identity.is_empty() || identity.eq_ignore_ascii_case("SharedAccessSignature") {
+            if uri.starts_with("file:") || uri.starts_with('/') {
+                // Local folders have no credentials; a token, if given, is not needed.
+                StorageAuth::None
+            } else {
+                let token = request
+                    .sas_token
+                    .as_deref()
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(codes::missing_sas)?;
+                sas::check_uri(uri).map_err(|e| codes::sas_refused(&e.to_string()))?;
+                SasToken::parse(token)
+                    .and_then(|t| t.check(Utc::now(), SAS_CLOCK_SKEW))
+                    .map_err(|e| codes::sas_refused(&e.to_string()))?;
+                StorageAuth::Sas(token.to_string())
+            }
+        } else {
+            return Err(codes::invalid_create(&format!(
+                "storageContainerIdentity must be 'SharedAccessSignature' or 'ManagedIdentity', \
+                 not '{identity}'."
+            )));
+        };
+        Ok((mode, auth))
     }
 
     /// Start an LRS migration; returns the start operation (it stays InProgress until the
     /// migration ends).
     pub async fn start_restore(&self, request: StartRestore) -> Result<Operation, EngineError> {
-        let _ = request;
-        Err(EngineError::Internal("not built yet".into()))
+        let (mode, auth) = self.validate_start(&request)?;
+        let instance = self.instance(&request.instance).await?;
+        let store = &self.ctx.store;
+        if store
+            .get_database(&instance.key, &request.database)
+            .await?
+            .is_some()
+        {
+            return Err(codes::name_in_use(&request.database));
+        }
+        let profile = &self.ctx.profile;
+        let active = store.count_active_jobs_on_instance(&instance.key).await?;
+        if active >= profile.max_restores_per_instance {
+            return Err(codes::too_many_on_instance(
+                &instance.key.instance,
+                profile.max_restores_per_instance,
+            ));
+        }
+        if let Some(limit) = profile.max_restores_per_subscription {
+            let active = store
+                .count_active_jobs_in_subscription(&instance.key.subscription)
+                .await?;
+            if active >= limit {
+                return Err(codes::too_many_in_subscription(
+                    &instance.key.subscription,
+                    limit,
+                ));
+            }
+        }
+        let now = self.ctx.clock.now();
+        let database = Database {
+            id: Uuid::new_v4(),
+            instance: instance.key.clone(),
+            name: request.database.clone(),
+            location: request.location.clone(),
+            collation: request
+                .collation
+                .clone()
+                .unwrap_or_else(|| DEFAULT_COLLATION.to_string()),
+            status: DatabaseStatus::Restoring,
+            created_by_lrs: true,
+            created_at: now,
+        };
+        match store.create_database(&database).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(codes::name_in_use(&request.database)),
+            Err(e) => return Err(e.into()),
+        }
+        let job = Job {
+            id: Uuid::new_v4(),
+            database_id: database.id,
+            state: JobState::Initializing,
+            mode,
+            storage_uri: request.storage_uri.clone().unwrap_or_default(),
+            auth,
+            profile: profile.name.to_string(),
+            started_at: now,
+            deadline_at: now + profile.job_lifetime,
+            complete_requested: None,
+            error: None,
+            finished_at: None,
+            version: 0,
+            owner: Some(self.ctx.node.clone()),
+            lease_until: Some(Utc::now() + self.ctx.lease),
+        };
+        store.create_job(&job).await?;
+        let operation = self
+            .new_operation(OperationKind::StartRestore, &database, &request.database)
+            .await?;
+        info!(database = %request.database, instance = %instance.key.instance, job = %job.id, "LRS migration started");
+        self.spawn_worker(job.id);
+        Ok(operation)
+    }
+
+    async fn new_operation(
+        &self,
+        kind: OperationKind,
+        database: &Database,
+        name: &str,
+    ) -> Result<Operation, EngineError> {
+        let operation = Operation {
+            id: Uuid::new_v4(),
+            kind,
+            database_id: database.id,
+            instance: database.instance.clone(),
+            database_name: name.to_string(),
+            status: OperationStatus::InProgress,
+            error: None,
+            started_at: self.ctx.clock.now(),
+            finished_at: None,
+        };
+        self.ctx.store.create_operation(&operation).await?;
+        Ok(operation)
     }
 
     /// Create a plain (non-LRS) database, online at once.
@@ -77,8 +413,35 @@ impl Engine {
         location: &str,
         collation: Option<&str>,
     ) -> Result<Operation, EngineError> {
-        let _ = (instance, name, location, collation);
-        Err(EngineError::Internal("not built yet".into()))
+        let instance = self.instance(instance).await?;
+        let database = Database {
+            id: Uuid::new_v4(),
+            instance: instance.key.clone(),
+            name: name.to_string(),
+            location: location.to_string(),
+            collation: collation.unwrap_or(DEFAULT_COLLATION).to_string(),
+            status: DatabaseStatus::Online,
+            created_by_lrs: false,
+            created_at: self.ctx.clock.now(),
+        };
+        match self.ctx.store.create_database(&database).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(codes::name_in_use(name)),
+            Err(e) => return Err(e.into()),
+        }
+        let operation = self
+            .new_operation(OperationKind::CreateDatabase, &database, name)
+            .await?;
+        let now = self.ctx.clock.now();
+        self.ctx
+            .store
+            .finish_operation(operation.id, OperationStatus::Succeeded, None, now)
+            .await?;
+        Ok(Operation {
+            status: OperationStatus::Succeeded,
+            finished_at: Some(now),
+            ..operation
+        })
     }
 
     /// A database.
@@ -87,8 +450,15 @@ impl Engine {
         instance: &InstanceKey,
         name: &str,
     ) -> Result<Database, EngineError> {
-        let _ = (instance, name);
-        Err(EngineError::Internal("not built yet".into()))
+        let instance = self.instance(instance).await?;
+        self.ctx
+            .store
+            .get_database(&instance.key, name)
+            .await?
+            .ok_or_else(|| EngineError::DatabaseNotFound {
+                instance: instance.key.clone(),
+                name: name.to_string(),
+            })
     }
 
     /// Databases of an instance.
@@ -96,8 +466,8 @@ impl Engine {
         &self,
         instance: &InstanceKey,
     ) -> Result<Vec<Database>, EngineError> {
-        let _ = instance;
-        Err(EngineError::Internal("not built yet".into()))
+        let instance = self.instance(instance).await?;
+        Ok(self.ctx.store.list_databases(&instance.key).await?)
     }
 
     /// Restore details of an LRS database (`RestoreDetailsNotAvailableOrExpired` otherwise).
@@ -106,8 +476,43 @@ impl Engine {
         instance: &InstanceKey,
         name: &str,
     ) -> Result<RestoreDetails, EngineError> {
-        let _ = (instance, name);
-        Err(EngineError::Internal("not built yet".into()))
+        let database = self.database(instance, name).await?;
+        if !database.created_by_lrs {
+            return Err(codes::details_not_available());
+        }
+        let job = self
+            .ctx
+            .store
+            .job_for_database(database.id)
+            .await?
+            .ok_or_else(codes::details_not_available)?;
+        let snapshot = self.snapshot(&job).await?;
+        Ok(details::restore_details(&job, &snapshot))
+    }
+
+    /// The job's latest snapshot: from its worker on this node, else rebuilt from the store.
+    async fn snapshot(&self, job: &Job) -> Result<Snapshot, EngineError> {
+        if let Some(runtime) = self.runtime(job.id) {
+            let snapshot = runtime.snapshot.read().await.clone();
+            if snapshot.plan.is_some() {
+                return Ok(snapshot);
+            }
+        }
+        let mut files = JobFiles::load(&self.ctx, job).await?;
+        let listing = self
+            .ctx
+            .store
+            .list_files(job.id)
+            .await?
+            .into_iter()
+            .map(|f| (f.name, f.last_modified, f.size))
+            .collect();
+        Ok(Snapshot {
+            plan: Some(Arc::new(files.planner.plan())),
+            listing: Arc::new(listing),
+            history: Arc::new(files.history),
+            note: None,
+        })
     }
 
     /// Cutover (`completeRestore`); `last_backup_name` None when the body lacked it.
@@ -117,8 +522,57 @@ impl Engine {
         name: &str,
         last_backup_name: Option<String>,
     ) -> Result<Operation, EngineError> {
-        let _ = (instance, name, last_backup_name);
-        Err(EngineError::Internal("not built yet".into()))
+        let database = self.database(instance, name).await?;
+        let last = last_backup_name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(codes::complete_missing_name)?;
+        let job = self
+            .ctx
+            .store
+            .job_for_database(database.id)
+            .await?
+            .ok_or_else(codes::not_restoring)?;
+        if job.state.is_terminal() || job.state == JobState::Completing {
+            return Err(codes::not_restoring());
+        }
+        if job.complete_requested.is_some() {
+            return Err(codes::already_signaled());
+        }
+        let last_restored = self
+            .ctx
+            .store
+            .list_restores(job.id)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.finished_at?, r.first_stripe_name)))
+            .max_by_key(|(finished, _)| *finished)
+            .map(|(_, name)| name)
+            .ok_or_else(codes::not_started)?;
+        if last_restored != last {
+            return Err(codes::not_last_restored(&last, &last_restored));
+        }
+        let mut signaled_twice = false;
+        self.ctx
+            .modify_job(job.id, |job| {
+                if job.complete_requested.is_some() {
+                    signaled_twice = true;
+                    return false;
+                }
+                job.complete_requested = Some(last.clone());
+                true
+            })
+            .await?;
+        if signaled_twice {
+            return Err(codes::already_signaled());
+        }
+        let operation = self
+            .new_operation(OperationKind::CompleteRestore, &database, name)
+            .await?;
+        if let Some(runtime) = self.runtime(job.id) {
+            runtime.wake.notify_one();
+        }
+        Ok(operation)
     }
 
     /// Drop a database (stop for an LRS one: the job ends and cannot resume).
@@ -127,13 +581,135 @@ impl Engine {
         instance: &InstanceKey,
         name: &str,
     ) -> Result<Operation, EngineError> {
-        let _ = (instance, name);
-        Err(EngineError::Internal("not built yet".into()))
+        let database = self.database(instance, name).await?;
+        let store = &self.ctx.store;
+        if store
+            .list_open_operations(database.id)
+            .await?
+            .iter()
+            .any(|op| op.kind == OperationKind::DropDatabase)
+        {
+            return Err(codes::conflicting_operation());
+        }
+        let operation = self
+            .new_operation(OperationKind::DropDatabase, &database, name)
+            .await?;
+        store
+            .set_database_status(database.id, DatabaseStatus::Stopping)
+            .await?;
+        if let Some(job) = store.job_for_database(database.id).await? {
+            let now = self.ctx.clock.now();
+            let stopped = self
+                .ctx
+                .modify_job(job.id, |job| {
+                    if job.state.is_terminal() {
+                        return false;
+                    }
+                    job.state = JobState::Stopped;
+                    job.finished_at = Some(now);
+                    true
+                })
+                .await?;
+            if let Some(runtime) = self.runtime(job.id) {
+                runtime.cancel.cancel();
+            }
+            if let Some(job) = stopped {
+                self.ctx.settle_operations(&job).await?;
+            }
+        }
+        if let Err(e) = self.ctx.target.drop_database(&database.name).await {
+            warn!(database = %database.name, "target could not drop the database: {e}");
+        }
+        store.delete_database(database.id).await?;
+        let now = self.ctx.clock.now();
+        store
+            .finish_operation(operation.id, OperationStatus::Succeeded, None, now)
+            .await?;
+        Ok(operation)
     }
 
     /// A long-running operation's current state.
     pub async fn operation(&self, id: Uuid) -> Result<Operation, EngineError> {
-        let _ = id;
-        Err(EngineError::Internal("not built yet".into()))
+        self.ctx
+            .store
+            .get_operation(id)
+            .await?
+            .ok_or(EngineError::OperationNotFound(id))
+    }
+
+    /// Emulate a system-managed software update now. Under `lrs-2021` the update is held off
+    /// for each job's 47-hour window and stops jobs past it; under `ga` running jobs are
+    /// suspended and resumed ("resumable restore"). Returns the number of jobs affected.
+    pub async fn system_patch(&self) -> Result<u64, EngineError> {
+        let now = self.ctx.clock.now();
+        let mut affected = 0;
+        for job in self.ctx.store.list_active_jobs().await? {
+            let profile = self.ctx.profile_of(&job);
+            match profile.expiry {
+                Expiry::PatchWindow => {
+                    if now >= job.deadline_at {
+                        self.ctx
+                            .fail_job(job.id, self.ctx.expiry_error(&profile))
+                            .await?;
+                        if let Some(runtime) = self.runtime(job.id) {
+                            runtime.cancel.cancel();
+                        }
+                        affected += 1;
+                    }
+                }
+                Expiry::Lifetime => {
+                    if let Some(runtime) = self.runtime(job.id) {
+                        runtime.cancel.cancel();
+                    }
+                    self.spawn_worker(job.id);
+                    affected += 1;
+                }
+            }
+        }
+        Ok(affected)
+    }
+
+    /// Emulate a failover of one instance now: a job still restoring its first full backup
+    /// fails and its database is dropped (as the real service documents); other jobs are
+    /// interrupted and resume. Returns the number of jobs affected.
+    pub async fn failover(&self, instance: &InstanceKey) -> Result<u64, EngineError> {
+        let instance = self.instance(instance).await?;
+        let mut affected = 0;
+        for job in self.ctx.store.list_active_jobs().await? {
+            let Some(database) = self.ctx.store.get_database_by_id(job.database_id).await? else {
+                continue;
+            };
+            if database.instance.subscription.to_lowercase()
+                != instance.key.subscription.to_lowercase()
+                || database.instance.resource_group.to_lowercase()
+                    != instance.key.resource_group.to_lowercase()
+                || database.instance.instance.to_lowercase() != instance.key.instance.to_lowercase()
+            {
+                continue;
+            }
+            affected += 1;
+            if let Some(runtime) = self.runtime(job.id) {
+                runtime.cancel.cancel();
+            }
+            let restored_any = self
+                .ctx
+                .store
+                .list_restores(job.id)
+                .await?
+                .iter()
+                .any(|r| r.finished_at.is_some());
+            if restored_any {
+                self.spawn_worker(job.id);
+            } else {
+                self.ctx
+                    .fail_job(job.id, codes::failover_during_full())
+                    .await?;
+                if let Err(e) = self.ctx.target.drop_database(&database.name).await {
+                    warn!(database = %database.name, "target could not drop the database: {e}");
+                }
+                self.ctx.store.delete_database(database.id).await?;
+            }
+        }
+        Ok(affected)
     }
 }

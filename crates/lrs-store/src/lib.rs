@@ -8,6 +8,19 @@
 //!
 //! Every method is a single transaction: a crash between two calls leaves the state of the
 //! first, never half of one.
+//!
+//! Open a store with [`open_store`] (`sqlite://…`, a plain path, or `postgres://…`), or build
+//! one directly with [`SqliteStore::open`], [`SqliteStore::in_memory`] or [`PgStore::connect`].
+//! Timestamps are kept at microsecond precision: callers pass values truncated to whole
+//! microseconds and get them back exactly (finer digits are dropped).
+
+mod codec;
+#[cfg(feature = "testing")]
+pub mod conformance;
+mod open;
+mod postgres;
+mod queries;
+mod sqlite;
 
 use std::fmt;
 
@@ -15,6 +28,10 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use open::{open_store, redact_url};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 
 /// Identifies a managed instance: subscription, resource group, name (case-insensitive).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,6 +42,21 @@ pub struct InstanceKey {
     pub resource_group: String,
     /// Managed instance name.
     pub instance: String,
+}
+
+impl InstanceKey {
+    /// A key from its three parts, spelled as given.
+    pub fn new(
+        subscription: impl Into<String>,
+        resource_group: impl Into<String>,
+        instance: impl Into<String>,
+    ) -> Self {
+        InstanceKey {
+            subscription: subscription.into(),
+            resource_group: resource_group.into(),
+            instance: instance.into(),
+        }
+    }
 }
 
 /// A managed instance.
@@ -104,6 +136,18 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// The stored (and displayed) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Initializing => "Initializing",
+            JobState::Restoring => "Restoring",
+            JobState::Completing => "Completing",
+            JobState::Completed => "Completed",
+            JobState::Failed => "Failed",
+            JobState::Stopped => "Stopped",
+        }
+    }
+
     /// Whether the job has ended.
     pub fn is_terminal(self) -> bool {
         matches!(
@@ -126,7 +170,7 @@ pub enum JobMode {
 }
 
 /// How the job authenticates to its storage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StorageAuth {
     /// Container SAS token (kept durable so a restart can resume; never logged or returned).
     Sas(String),
@@ -134,6 +178,28 @@ pub enum StorageAuth {
     ManagedIdentity,
     /// No credentials (local folders).
     None,
+}
+
+impl StorageAuth {
+    /// The kind of credentials, without the secret (`Sas`, `ManagedIdentity`, `None`).
+    pub fn kind_str(&self) -> &'static str {
+        match self {
+            StorageAuth::Sas(_) => "Sas",
+            StorageAuth::ManagedIdentity => "ManagedIdentity",
+            StorageAuth::None => "None",
+        }
+    }
+}
+
+impl fmt::Debug for StorageAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The SAS token is a secret: never print it, not even through a Debug of the enum alone.
+        match self {
+            StorageAuth::Sas(_) => f.write_str("Sas(<redacted>)"),
+            StorageAuth::ManagedIdentity => f.write_str("ManagedIdentity"),
+            StorageAuth::None => f.write_str("None"),
+        }
+    }
 }
 
 /// An error as the API reports it: ARM code plus message.
@@ -182,12 +248,8 @@ pub struct Job {
 
 impl fmt::Debug for Job {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The SAS token is a secret: never print it.
-        let auth = match &self.auth {
-            StorageAuth::Sas(_) => "Sas(<redacted>)",
-            StorageAuth::ManagedIdentity => "ManagedIdentity",
-            StorageAuth::None => "None",
-        };
+        // The SAS token is a secret: StorageAuth's Debug redacts it.
+        let auth = &self.auth;
         f.debug_struct("Job")
             .field("id", &self.id)
             .field("database_id", &self.database_id)
@@ -255,6 +317,18 @@ pub enum OperationKind {
     CreateDatabase,
 }
 
+impl OperationKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::StartRestore => "StartRestore",
+            OperationKind::CompleteRestore => "CompleteRestore",
+            OperationKind::DropDatabase => "DropDatabase",
+            OperationKind::CreateDatabase => "CreateDatabase",
+        }
+    }
+}
+
 /// Operation status as ARM reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OperationStatus {
@@ -266,6 +340,18 @@ pub enum OperationStatus {
     Failed,
     /// Canceled.
     Canceled,
+}
+
+impl OperationStatus {
+    /// The ARM (and stored) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::InProgress => "InProgress",
+            OperationStatus::Succeeded => "Succeeded",
+            OperationStatus::Failed => "Failed",
+            OperationStatus::Canceled => "Canceled",
+        }
+    }
 }
 
 /// A long-running operation (the `Azure-AsyncOperation` resource).
@@ -338,7 +424,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get_database_by_id(&self, id: Uuid) -> BoxFuture<'_, StoreResult<Option<Database>>>;
     /// Databases of an instance, ordered by name.
     fn list_databases(&self, instance: &InstanceKey) -> BoxFuture<'_, StoreResult<Vec<Database>>>;
-    /// Set a database's status.
+    /// Set a database's status; `NotFound` when there is no such database.
     fn set_database_status(
         &self,
         id: Uuid,
@@ -348,7 +434,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// it is gone.
     fn delete_database(&self, id: Uuid) -> BoxFuture<'_, StoreResult<()>>;
 
-    /// Create a job (version 0). `Conflict` when the database already has a job.
+    /// Create a job (stored with version 0 whatever `job.version` says). `Conflict` when the
+    /// database already has a job or the id is taken; `NotFound` when the database does not
+    /// exist (the job copies the database's instance so the limits below still count it after
+    /// the database is dropped).
     fn create_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<()>>;
     /// A job by id.
     fn get_job(&self, id: Uuid) -> BoxFuture<'_, StoreResult<Option<Job>>>;
@@ -367,12 +456,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         subscription: &str,
     ) -> BoxFuture<'_, StoreResult<u64>>;
     /// Replace a job if its stored version equals `job.version`; stores `version + 1` and returns
-    /// the new version. `Stale` otherwise.
+    /// the new version. `Stale` otherwise; `NotFound` when there is no such job.
+    ///
+    /// `database_id`, `owner` and `lease_until` are not written: the first never changes and the
+    /// lease belongs to [`Store::claim_job`] (a copy read before a renewal must not shorten it).
     fn update_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<i64>>;
 
     /// Take or renew the lease on a job for `node` until `lease_until` (real time): succeeds
     /// when the job is unowned, already owned by `node`, or its lease ended before `now`.
-    /// Does not bump `version`. Returns whether `node` holds the job now.
+    /// Does not bump `version`. Returns whether `node` holds the job now; `NotFound` when there
+    /// is no such job.
     fn claim_job(
         &self,
         id: Uuid,
@@ -381,21 +474,25 @@ pub trait Store: Send + Sync + fmt::Debug {
         lease_until: DateTime<Utc>,
     ) -> BoxFuture<'_, StoreResult<bool>>;
 
-    /// Insert or replace a discovered file of a job (keyed by job and exact name).
+    /// Insert or replace a discovered file of a job (keyed by job and exact name). `NotFound`
+    /// when the job does not exist.
     fn put_file(&self, job_id: Uuid, file: &FileRecord) -> BoxFuture<'_, StoreResult<()>>;
-    /// Remove a file that disappeared from the folder.
+    /// Remove a file that disappeared from the folder; not an error when it is not there.
     fn delete_file(&self, job_id: Uuid, name: &str) -> BoxFuture<'_, StoreResult<()>>;
     /// All files of a job, ordered by name.
     fn list_files(&self, job_id: Uuid) -> BoxFuture<'_, StoreResult<Vec<FileRecord>>>;
 
     /// Record that a set's restore started (insert, or replace an unfinished record of the same
-    /// set after a crash).
+    /// set after a crash; the replacement moves to the end of the start order). `NotFound` when
+    /// the job does not exist.
     fn restore_started(
         &self,
         job_id: Uuid,
         record: &RestoreRecord,
     ) -> BoxFuture<'_, StoreResult<()>>;
-    /// Record that a set's restore finished.
+    /// Record that a set's restore finished: sets `finished_at` on the set's unfinished record.
+    /// A set whose records are all finished stays as it is (a retry after a crash is not an
+    /// error); `NotFound` when the job never started that set.
     fn restore_finished(
         &self,
         job_id: Uuid,
@@ -409,10 +506,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn create_operation(&self, operation: &Operation) -> BoxFuture<'_, StoreResult<()>>;
     /// An operation by id.
     fn get_operation(&self, id: Uuid) -> BoxFuture<'_, StoreResult<Option<Operation>>>;
-    /// Operations of a database still InProgress.
+    /// Operations of a database still InProgress, oldest first.
     fn list_open_operations(&self, database_id: Uuid)
     -> BoxFuture<'_, StoreResult<Vec<Operation>>>;
     /// Finish an operation (status, error, finished_at); a finished operation stays as it was.
+    /// `NotFound` when there is no such operation; `status` must not be `InProgress`.
     fn finish_operation(
         &self,
         id: Uuid,

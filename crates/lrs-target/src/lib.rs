@@ -4,6 +4,19 @@
 //! implementation is the emulated target ([`emulated`]): it tracks each database's redo point,
 //! refuses out-of-order sets with SQL Server's own error numbers and messages, consumes every
 //! byte of each set's data streams, and keeps a durable, append-only log of what it applied.
+//!
+//! * [`sql`]: SQL Server's RESTORE errors (numbers and texts), shared by every target.
+//! * [`emulated`]: [`EmulatedTarget`], the default target.
+//! * `conformance` (cargo feature `testing`): one async check per restore behaviour, to run
+//!   against any [`Target`].
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+pub mod emulated;
+mod media;
+pub mod sql;
+
+pub use emulated::{EmulatedOptions, EmulatedTarget, LogEntry, read_log};
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,7 +37,10 @@ pub struct StripeInput {
 /// What a restore applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreOutcome {
-    /// Bytes of the set's data consumed across its stripes.
+    /// Bytes of the set's data consumed across its stripes: for each stripe, its set's MTF bytes
+    /// from the SSET block to the soft filemark closing its data (`BackupSet::start_offset ..
+    /// data_end_offset`). For a compressed file these are decoded bytes, so a set reports the
+    /// same count compressed or plain.
     pub bytes: u64,
     /// The database's redo point after the restore.
     pub redo_lsn: Lsn,

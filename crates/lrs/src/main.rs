@@ -1,7 +1,8 @@
 //! `lrs`: the Log Replay Service emulator's command line.
 //!
-//! Today it inspects backups the way SQL Server's `RESTORE HEADERONLY`, `FILELISTONLY` and
-//! `LABELONLY` do and forges synthetic ones; later subcommands plan and serve restores.
+//! `lrs serve` runs the emulator (the ARM endpoint over the restore engine). The other
+//! subcommands inspect backups the way SQL Server's `RESTORE HEADERONLY`, `FILELISTONLY` and
+//! `LABELONLY` do, plan restores, and forge synthetic backups.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod forge;
 mod inspect;
 mod plan;
+mod serve;
 mod table;
 
 /// Log Replay Service emulator.
@@ -22,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the emulator: the ARM endpoint (HTTPS) over the restore engine.
+    Serve(Box<serve::ServeArgs>),
     /// One row per backup set, like RESTORE HEADERONLY.
     Headeronly(inspect::InspectArgs),
     /// The database files of each backup set, like RESTORE FILELISTONLY.
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Serve(args) => serve::run(*args).await,
             Command::Forge(command) => forge::run(command),
             Command::Plan(args) => plan::run(args).await,
             Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,

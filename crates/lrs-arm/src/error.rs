@@ -1,0 +1,390 @@
+//! The one error type of the HTTP layer and its wire form, the ARM error envelope
+//! `{"error":{"code","message"}}`.
+//!
+//! Every refusal — from the parser, a handler or the engine — becomes an [`ApiError`], and
+//! [`ApiError`]'s `IntoResponse` is the only place that writes an error to the wire. Engine errors
+//! are mapped in `From<EngineError>`, in one place.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lrs_engine::EngineError;
+use lrs_store::InstanceKey;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::json::JSON_CONTENT_TYPE;
+
+/// Header the ARM gateway sets on 404s for resources it does not know.
+pub const FAILURE_CAUSE_HEADER: &str = "x-ms-failure-cause";
+
+/// An error as ARM reports it: HTTP status, error code, message, and the few headers some
+/// errors carry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    code: Cow<'static, str>,
+    message: String,
+    gateway: bool,
+    www_authenticate: Option<String>,
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status.as_u16())
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            gateway: false,
+            www_authenticate: None,
+        }
+    }
+
+    /// A 400 with this code and message.
+    pub fn bad_request(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// ARM error code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the ARM gateway (not the resource provider) answered: adds
+    /// `x-ms-failure-cause: gateway`.
+    pub fn is_gateway(&self) -> bool {
+        self.gateway
+    }
+
+    /// Mark as answered by the ARM gateway.
+    fn via_gateway(mut self) -> Self {
+        self.gateway = true;
+        self
+    }
+
+    /// Attach a `WWW-Authenticate` challenge (401s).
+    pub(crate) fn with_challenge(mut self, challenge: String) -> Self {
+        self.www_authenticate = Some(challenge);
+        self
+    }
+
+    /// The JSON envelope.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+
+    /// `api-version` is missing (ARM's exact code and message).
+    pub fn missing_api_version() -> Self {
+        ApiError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    }
+
+    /// The managed instance does not exist (the ARM gateway's 404, arm-contract §1.1).
+    pub fn instance_not_found(key: &InstanceKey) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!(
+                "The Resource 'Microsoft.Sql/managedInstances/{}' under resource group '{}' was \
+                 not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                key.instance, key.resource_group
+            ),
+        )
+        .via_gateway()
+    }
+
+    /// The database does not exist (the ARM gateway's 404, arm-contract §1.6).
+    pub fn database_not_found(key: &InstanceKey, name: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!(
+                "The Resource 'Microsoft.Sql/managedInstances/{}/databases/{}' under resource \
+                 group '{}' was not found. For more details please go to \
+                 https://aka.ms/ARMResourceNotFoundFix",
+                key.instance, name, key.resource_group
+            ),
+        )
+        .via_gateway()
+    }
+
+    /// No long-running operation with this id.
+    pub fn operation_not_found(id: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!("The requested operation '{id}' was not found."),
+        )
+    }
+
+    /// A body the create-or-update database operation cannot use; `detail` says what and where.
+    pub fn invalid_database_request(detail: impl fmt::Display) -> Self {
+        ApiError::bad_request(
+            "InvalidDatabaseCreateOrUpdateRequest",
+            format!(
+                "The request body for the create or update database operation is invalid. {detail}"
+            ),
+        )
+    }
+
+    /// A request body that is not the JSON the operation expects.
+    pub fn invalid_request_content(detail: impl fmt::Display) -> Self {
+        ApiError::bad_request(
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: '{detail}'."),
+        )
+    }
+
+    /// The body is larger than the configured limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!(
+                "The request content size exceeds the maximum permitted size of {limit} bytes."
+            ),
+        )
+    }
+
+    /// The route exists but not for this method.
+    pub fn method_not_allowed(method: &str) -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("The requested resource does not support http method '{method}'."),
+        )
+    }
+
+    /// Something failed inside the emulator. The message carries only a tracking id, which the
+    /// log line with the details also carries.
+    pub fn internal(tracking_id: Uuid) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            format!(
+                "An unexpected error occured while processing the request. Tracking ID: \
+                 '{tracking_id}'"
+            ),
+        )
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::BadRequest { code, message } => ApiError::bad_request(code, message),
+            EngineError::Conflict { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            EngineError::InstanceNotFound(key) => ApiError::instance_not_found(&key),
+            EngineError::DatabaseNotFound { instance, name } => {
+                ApiError::database_not_found(&instance, &name)
+            }
+            EngineError::OperationNotFound(id) => ApiError::operation_not_found(&id.to_string()),
+            EngineError::Internal(detail) => {
+                let tracking_id = Uuid::new_v4();
+                tracing::error!(%tracking_id, %detail, "engine failed");
+                ApiError::internal(tracking_id)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body().to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
+        );
+        if self.gateway {
+            headers.insert(FAILURE_CAUSE_HEADER, HeaderValue::from_static("gateway"));
+        }
+        if let Some(challenge) = self
+            .www_authenticate
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn key() -> InstanceKey {
+        InstanceKey {
+            subscription: "sub".into(),
+            resource_group: "ps7911".into(),
+            instance: "ps9666".into(),
+        }
+    }
+
+    async fn wire(e: ApiError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, headers, body)
+    }
+
+    #[tokio::test]
+    async fn bad_request_and_conflict_keep_code_and_message() {
+        let (status, headers, body) = wire(
+            EngineError::bad_request(
+                "MissingStorageContainerUri",
+                "Missing storage container URI",
+            )
+            .into(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"application/json; charset=utf-8"[..])
+        );
+        assert_eq!(
+            body,
+            json!({"error":{"code":"MissingStorageContainerUri","message":"Missing storage container URI"}})
+        );
+        assert!(headers.get(FAILURE_CAUSE_HEADER).is_none());
+
+        let (status, _, body) = wire(
+            EngineError::Conflict {
+                code: "ConflictingDatabaseOperation",
+                message: "busy".into(),
+            }
+            .into(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["error"]["code"], "ConflictingDatabaseOperation");
+    }
+
+    #[tokio::test]
+    async fn missing_instance_is_the_gateway_404_of_the_recording() {
+        let (status, headers, body) = wire(EngineError::InstanceNotFound(key()).into()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            headers.get(FAILURE_CAUSE_HEADER).map(|v| v.as_bytes()),
+            Some(&b"gateway"[..])
+        );
+        assert_eq!(
+            body,
+            json!({"error":{"code":"ResourceNotFound","message":"The Resource 'Microsoft.Sql/managedInstances/ps9666' under resource group 'ps7911' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_database_is_the_gateway_404_of_the_recording() {
+        let (status, headers, body) = wire(
+            EngineError::DatabaseNotFound {
+                instance: key(),
+                name: "ps5612".into(),
+            }
+            .into(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers.get(FAILURE_CAUSE_HEADER).is_some());
+        assert_eq!(
+            body["error"]["message"],
+            "The Resource 'Microsoft.Sql/managedInstances/ps9666/databases/ps5612' under resource group 'ps7911' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+        );
+    }
+
+    #[tokio::test]
+    async fn operation_not_found_is_404() {
+        let id = Uuid::nil();
+        let (status, headers, body) = wire(EngineError::OperationNotFound(id).into()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers.get(FAILURE_CAUSE_HEADER).is_none());
+        assert_eq!(body["error"]["code"], "ResourceNotFound");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&id.to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_errors_do_not_leak_details() {
+        let (status, _, body) = wire(
+            EngineError::Internal("sqlite: disk I/O error at /secret/path/lrs.db".into()).into(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "InternalServerError");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("An unexpected error occured"),
+            "{message}"
+        );
+        assert!(!message.contains("sqlite") && !message.contains("/secret"));
+    }
+
+    #[tokio::test]
+    async fn challenge_becomes_www_authenticate() {
+        let e = ApiError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", "no")
+            .with_challenge("Bearer error=\"invalid_token\"".into());
+        let (status, headers, _) = wire(e).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers.get(header::WWW_AUTHENTICATE).map(|v| v.as_bytes()),
+            Some(&b"Bearer error=\"invalid_token\""[..])
+        );
+    }
+}

@@ -1,0 +1,381 @@
+//! The body of `GET …/restoreDetails/Default`, in the shape the caller's api-version expects
+//! (arm-contract §1.3).
+//!
+//! * New shape (api-version dated 2022-02-01 or later): `type: "LRSRestore"`, integer
+//!   `percentCompleted`, the counters, the three backup-set lists and `unrestorableFiles` as
+//!   `[{"name": …}]`.
+//! * Old shape (dated 2021-11-01 or earlier): no `type`, a double `percentCompleted`,
+//!   `unrestorableFiles` as plain strings, and only the fields the old spec has. azure-mgmt-sql
+//!   3.0.1 fails to deserialize the new shape.
+//!
+//! Absent values are omitted, never `null`, as the real service does.
+
+use lrs_engine::{BackupSetDetails, RestoreDetails};
+use serde_json::{Map, Value, json};
+
+use crate::json::timestamp;
+
+/// The first api-version (by date) that gets the new shape.
+const NEW_SHAPE_SINCE: &str = "2022-02-01";
+
+/// Which restore-details shape an api-version gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailsShape {
+    /// ≤ 2021-11-01.
+    Old,
+    /// ≥ 2022-02-01-preview.
+    New,
+}
+
+impl DetailsShape {
+    /// The shape for an api-version, compared by its `YYYY-MM-DD` date part (`-preview` does not
+    /// matter). A version that does not start with a date gets the new shape.
+    pub fn for_api_version(api_version: &str) -> Self {
+        match date_part(api_version) {
+            Some(date) if date < NEW_SHAPE_SINCE => DetailsShape::Old,
+            _ => DetailsShape::New,
+        }
+    }
+}
+
+/// The `YYYY-MM-DD` prefix of an api-version, when it has one.
+fn date_part(api_version: &str) -> Option<&str> {
+    let date = api_version.get(..10)?;
+    let b = date.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)).then_some(date)
+}
+
+/// The whole resource: `properties` in the api-version's shape plus `id` (the request path),
+/// `name: "Default"` and the resource type.
+pub fn restore_details_body(details: &RestoreDetails, api_version: &str, id: &str) -> Value {
+    json!({
+        "properties": restore_details_properties(details, DetailsShape::for_api_version(api_version)),
+        "id": id,
+        "name": "Default",
+        "type": "Microsoft.Sql/managedInstances/databases/restoreDetails",
+    })
+}
+
+/// `properties` in the given shape.
+pub fn restore_details_properties(details: &RestoreDetails, shape: DetailsShape) -> Value {
+    let mut p = Map::new();
+    let put_opt = |p: &mut Map<String, Value>, key: &str, value: Option<Value>| {
+        if let Some(v) = value {
+            p.insert(key.to_string(), v);
+        }
+    };
+    let string = |s: &Option<String>| s.as_ref().map(|s| Value::from(s.as_str()));
+    let time = |t: &Option<chrono::DateTime<chrono::Utc>>| t.as_ref().map(|t| timestamp(t).into());
+
+    if shape == DetailsShape::New {
+        p.insert("type".into(), "LRSRestore".into());
+    }
+    p.insert("status".into(), details.status.as_str().into());
+    put_opt(&mut p, "blockReason", string(&details.block_reason));
+    put_opt(
+        &mut p,
+        "lastUploadedFileName",
+        string(&details.last_uploaded_file_name),
+    );
+    put_opt(
+        &mut p,
+        "lastUploadedFileTime",
+        time(&details.last_uploaded_file_time),
+    );
+    put_opt(
+        &mut p,
+        "lastRestoredFileName",
+        string(&details.last_restored_file_name),
+    );
+    put_opt(
+        &mut p,
+        "lastRestoredFileTime",
+        time(&details.last_restored_file_time),
+    );
+    put_opt(
+        &mut p,
+        "currentRestoringFileName",
+        string(&details.current_restoring_file_name),
+    );
+    let percent = if details.percent_completed.is_finite() {
+        details.percent_completed.clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    match shape {
+        DetailsShape::Old => {
+            p.insert("percentCompleted".into(), json!(percent));
+            p.insert(
+                "numberOfFilesDetected".into(),
+                details.number_of_files_detected.into(),
+            );
+            let names: Vec<Value> = details
+                .unrestorable_files
+                .iter()
+                .map(|f| Value::from(f.name.as_str()))
+                .collect();
+            p.insert("unrestorableFiles".into(), names.into());
+        }
+        DetailsShape::New => {
+            p.insert("percentCompleted".into(), whole_percent(percent).into());
+            p.insert(
+                "currentRestoredSizeMB".into(),
+                details.current_restored_size_mb.into(),
+            );
+            p.insert(
+                "currentRestorePlanSizeMB".into(),
+                details.current_restore_plan_size_mb.into(),
+            );
+            put_opt(
+                &mut p,
+                "currentBackupType",
+                string(&details.current_backup_type),
+            );
+            for (key, n) in [
+                ("numberOfFilesDetected", details.number_of_files_detected),
+                ("numberOfFilesQueued", details.number_of_files_queued),
+                ("numberOfFilesSkipped", details.number_of_files_skipped),
+                ("numberOfFilesRestoring", details.number_of_files_restoring),
+                ("numberOfFilesRestored", details.number_of_files_restored),
+                (
+                    "numberOfFilesUnrestorable",
+                    details.number_of_files_unrestorable,
+                ),
+            ] {
+                p.insert(key.into(), n.into());
+            }
+            for (key, sets) in [
+                ("fullBackupSets", &details.full_backup_sets),
+                ("diffBackupSets", &details.diff_backup_sets),
+                ("logBackupSets", &details.log_backup_sets),
+            ] {
+                p.insert(key.into(), sets.iter().map(backup_set).collect());
+            }
+            let files: Vec<Value> = details
+                .unrestorable_files
+                .iter()
+                .map(|f| json!({"name": f.name}))
+                .collect();
+            p.insert("unrestorableFiles".into(), files.into());
+        }
+    }
+    Value::Object(p)
+}
+
+/// The int32 `percentCompleted` of the new shape: the percentage rounded down.
+fn whole_percent(percent: f64) -> u8 {
+    // `percent` is finite and clamped to 0..=100, so the cast is exact after floor().
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let whole = percent.floor() as u8;
+    whole
+}
+
+fn backup_set(set: &BackupSetDetails) -> Value {
+    let mut v = Map::new();
+    v.insert("status".into(), set.status.as_str().into());
+    v.insert(
+        "firstStripeName".into(),
+        set.first_stripe_name.as_str().into(),
+    );
+    v.insert("numberOfStripes".into(), set.number_of_stripes.into());
+    v.insert("backupSizeMB".into(), set.backup_size_mb.into());
+    if let Some(t) = &set.restore_started {
+        v.insert("restoreStartedTimestampUtc".into(), timestamp(t).into());
+    }
+    if let Some(t) = &set.restore_finished {
+        v.insert("restoreFinishedTimestampUtc".into(), timestamp(t).into());
+    }
+    Value::Object(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use lrs_engine::UnrestorableFile;
+
+    fn details() -> RestoreDetails {
+        let t = |h, m, s| Utc.with_ymd_and_hms(2022, 5, 9, h, m, s).single();
+        RestoreDetails {
+            status: "Restoring".into(),
+            block_reason: None,
+            last_uploaded_file_name: Some("log11.bak".into()),
+            last_uploaded_file_time: Utc.with_ymd_and_hms(2022, 3, 1, 7, 54, 21).single(),
+            last_restored_file_name: Some("log9_1.bak".into()),
+            last_restored_file_time: t(12, 27, 20),
+            percent_completed: 53.9,
+            current_restored_size_mb: 25,
+            current_restore_plan_size_mb: 47,
+            current_backup_type: Some("Log".into()),
+            current_restoring_file_name: Some("log10.bak".into()),
+            number_of_files_detected: 25,
+            number_of_files_queued: 1,
+            number_of_files_skipped: 8,
+            number_of_files_restoring: 1,
+            number_of_files_restored: 14,
+            number_of_files_unrestorable: 1,
+            full_backup_sets: vec![BackupSetDetails {
+                status: "Restored".into(),
+                first_stripe_name: "full3_1.bak".into(),
+                number_of_stripes: 3,
+                backup_size_mb: 3,
+                restore_started: t(12, 15, 40),
+                restore_finished: t(12, 18, 41),
+            }],
+            diff_backup_sets: vec![],
+            log_backup_sets: vec![BackupSetDetails {
+                status: "Queued".into(),
+                first_stripe_name: "log11.bak".into(),
+                number_of_stripes: 1,
+                backup_size_mb: 7,
+                restore_started: None,
+                restore_finished: None,
+            }],
+            unrestorable_files: vec![UnrestorableFile {
+                name: "ImageFile.JPG".into(),
+                reason: "not a backup".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn shape_is_chosen_by_the_date_part() {
+        for v in [
+            "2019-06-01-preview",
+            "2020-02-02-preview",
+            "2020-11-01-preview",
+            "2021-05-01-preview",
+            "2021-11-01",
+            "2021-11-01-preview",
+        ] {
+            assert_eq!(DetailsShape::for_api_version(v), DetailsShape::Old, "{v}");
+        }
+        for v in [
+            "2022-02-01-preview",
+            "2022-05-01-preview",
+            "2022-08-01-preview",
+            "2023-08-01",
+            "2024-11-01-preview",
+            "2025-01-01",
+            "latest",
+            "",
+        ] {
+            assert_eq!(DetailsShape::for_api_version(v), DetailsShape::New, "{v}");
+        }
+    }
+
+    #[test]
+    fn new_shape_matches_the_spec_example_fields() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi/databases/db/restoreDetails/Default";
+        let body = restore_details_body(&details(), "2024-11-01-preview", id);
+        assert_eq!(
+            body,
+            json!({
+                "properties": {
+                    "type": "LRSRestore",
+                    "status": "Restoring",
+                    "lastUploadedFileName": "log11.bak",
+                    "lastUploadedFileTime": "2022-03-01T07:54:21Z",
+                    "lastRestoredFileName": "log9_1.bak",
+                    "lastRestoredFileTime": "2022-05-09T12:27:20Z",
+                    "currentRestoringFileName": "log10.bak",
+                    "percentCompleted": 53,
+                    "currentRestoredSizeMB": 25,
+                    "currentRestorePlanSizeMB": 47,
+                    "currentBackupType": "Log",
+                    "numberOfFilesDetected": 25,
+                    "numberOfFilesQueued": 1,
+                    "numberOfFilesSkipped": 8,
+                    "numberOfFilesRestoring": 1,
+                    "numberOfFilesRestored": 14,
+                    "numberOfFilesUnrestorable": 1,
+                    "fullBackupSets": [{
+                        "status": "Restored", "firstStripeName": "full3_1.bak",
+                        "numberOfStripes": 3, "backupSizeMB": 3,
+                        "restoreStartedTimestampUtc": "2022-05-09T12:15:40Z",
+                        "restoreFinishedTimestampUtc": "2022-05-09T12:18:41Z"
+                    }],
+                    "diffBackupSets": [],
+                    "logBackupSets": [{
+                        "status": "Queued", "firstStripeName": "log11.bak",
+                        "numberOfStripes": 1, "backupSizeMB": 7
+                    }],
+                    "unrestorableFiles": [{"name": "ImageFile.JPG"}]
+                },
+                "id": id,
+                "name": "Default",
+                "type": "Microsoft.Sql/managedInstances/databases/restoreDetails"
+            })
+        );
+        assert!(body["properties"]["percentCompleted"].is_u64());
+        assert!(body["properties"].get("blockReason").is_none());
+    }
+
+    #[test]
+    fn old_shape_has_strings_a_double_and_no_type() {
+        let mut d = details();
+        d.block_reason = Some("Gap in the log chain after log9_1.bak".into());
+        let p = restore_details_properties(&d, DetailsShape::Old);
+        assert_eq!(
+            p,
+            json!({
+                "status": "Restoring",
+                "blockReason": "Gap in the log chain after log9_1.bak",
+                "lastUploadedFileName": "log11.bak",
+                "lastUploadedFileTime": "2022-03-01T07:54:21Z",
+                "lastRestoredFileName": "log9_1.bak",
+                "lastRestoredFileTime": "2022-05-09T12:27:20Z",
+                "currentRestoringFileName": "log10.bak",
+                "percentCompleted": 53.9,
+                "numberOfFilesDetected": 25,
+                "unrestorableFiles": ["ImageFile.JPG"]
+            })
+        );
+        assert!(p["percentCompleted"].is_f64());
+    }
+
+    #[test]
+    fn absent_values_are_omitted_and_percent_is_clamped() {
+        let d = RestoreDetails {
+            status: "Initializing".into(),
+            block_reason: None,
+            last_uploaded_file_name: None,
+            last_uploaded_file_time: None,
+            last_restored_file_name: None,
+            last_restored_file_time: None,
+            percent_completed: f64::NAN,
+            current_restored_size_mb: 0,
+            current_restore_plan_size_mb: 0,
+            current_backup_type: None,
+            current_restoring_file_name: None,
+            number_of_files_detected: 0,
+            number_of_files_queued: 0,
+            number_of_files_skipped: 0,
+            number_of_files_restoring: 0,
+            number_of_files_restored: 0,
+            number_of_files_unrestorable: 0,
+            full_backup_sets: vec![],
+            diff_backup_sets: vec![],
+            log_backup_sets: vec![],
+            unrestorable_files: vec![],
+        };
+        let old = restore_details_properties(&d, DetailsShape::Old);
+        assert_eq!(
+            old,
+            json!({"status":"Initializing","percentCompleted":0.0,"numberOfFilesDetected":0,"unrestorableFiles":[]})
+        );
+        let new = restore_details_properties(&d, DetailsShape::New);
+        assert!(
+            new.as_object()
+                .is_some_and(|o| o.values().all(|v| !v.is_null()))
+        );
+        assert!(new.get("currentBackupType").is_none());
+        let mut over = d.clone();
+        over.percent_completed = 140.0;
+        assert_eq!(
+            restore_details_properties(&over, DetailsShape::New)["percentCompleted"],
+            100
+        );
+    }
+}

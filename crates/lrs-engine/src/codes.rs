@@ -1,0 +1,242 @@
+//! The real service's error codes and messages (arm-contract.md §3.2), in one place. Where
+//! the real service's text is not known, the message is ours and says so in its doc comment.
+
+use lrs_store::ErrorRecord;
+
+use crate::api::EngineError;
+
+/// `ManagedDatabaseNameInUse` (spec message).
+pub(crate) fn name_in_use(database: &str) -> EngineError {
+    EngineError::bad_request(
+        "ManagedDatabaseNameInUse",
+        format!("Database '{database}' already exists. Choose a different database name."),
+    )
+}
+
+/// `MissingStorageContainerUri` (spec message).
+pub(crate) fn missing_uri() -> EngineError {
+    EngineError::bad_request(
+        "MissingStorageContainerUri",
+        "Missing storage container URI",
+    )
+}
+
+/// `MissingStorageContainerSasToken` (spec message).
+pub(crate) fn missing_sas() -> EngineError {
+    EngineError::bad_request(
+        "MissingStorageContainerSasToken",
+        "Missing storage container SAS token",
+    )
+}
+
+/// `InvalidDatabaseCreateOrUpdateRequest` (spec message, with the reason appended).
+pub(crate) fn invalid_create(reason: &str) -> EngineError {
+    EngineError::bad_request(
+        "InvalidDatabaseCreateOrUpdateRequest",
+        format!(
+            "The request body for the create or update database operation is invalid. {reason}"
+        ),
+    )
+}
+
+/// `AutoCompleteMissingLastBackupName` (spec message).
+pub(crate) fn autocomplete_missing_name() -> EngineError {
+    EngineError::bad_request(
+        "AutoCompleteMissingLastBackupName",
+        "Auto complete restore request must have lastBackupName parameter provided.",
+    )
+}
+
+/// `BlobStorageFailure` for a SAS token LRS refuses before starting. The real service does not
+/// document its text for these cases ("LRS won't start"); the message names the rule.
+pub(crate) fn sas_refused(reason: &str) -> EngineError {
+    EngineError::bad_request(
+        "BlobStorageFailure",
+        format!("Blob storage failure has occurred. {reason}"),
+    )
+}
+
+/// Our code for the 101st concurrent restore on an instance (the real code is not published;
+/// the limit and its wording come from the docs: "up to 100 simultaneous restore processes per
+/// single managed instance").
+pub(crate) fn too_many_on_instance(instance: &str, limit: u64) -> EngineError {
+    EngineError::bad_request(
+        "TooManyConcurrentRestores",
+        format!(
+            "Log Replay Service supports up to {limit} simultaneous restore processes per managed \
+             instance; managed instance '{instance}' already runs {limit}."
+        ),
+    )
+}
+
+/// Our code for the 151st concurrent restore in a subscription under the GA profile.
+pub(crate) fn too_many_in_subscription(subscription: &str, limit: u64) -> EngineError {
+    EngineError::bad_request(
+        "TooManyConcurrentRestores",
+        format!(
+            "Log Replay Service supports up to {limit} parallel restores per subscription; \
+             subscription '{subscription}' already runs {limit}."
+        ),
+    )
+}
+
+/// `RestoreDetailsNotAvailableOrExpired` (real, recorded).
+pub(crate) fn details_not_available() -> EngineError {
+    EngineError::bad_request(
+        "RestoreDetailsNotAvailableOrExpired",
+        "Requested restore details are not available, or have expired.",
+    )
+}
+
+/// `InvalidDatabaseCompleteRestoreRequest` for a complete without `lastBackupName`.
+pub(crate) fn complete_missing_name() -> EngineError {
+    EngineError::bad_request(
+        "InvalidDatabaseCompleteRestoreRequest",
+        "The complete database restore request is invalid",
+    )
+}
+
+/// `RequiredBackupIsNotLastRestored`, in the wording the real service printed.
+pub(crate) fn not_last_restored(given: &str, last: &str) -> EngineError {
+    EngineError::bad_request(
+        "RequiredBackupIsNotLastRestored",
+        format!(
+            "Migration cannot be completed because provided backup file name '{given}' should \
+             be the last restore backup file '{last}'."
+        ),
+    )
+}
+
+/// `ExternalBackupRestoreHasNotBeenStarted` (spec message).
+pub(crate) fn not_started() -> EngineError {
+    EngineError::bad_request(
+        "ExternalBackupRestoreHasNotBeenStarted",
+        "The restore request can only be completed once the restore has started.",
+    )
+}
+
+/// `ExternalBackupAlreadySignaledToComplete` (spec message).
+pub(crate) fn already_signaled() -> EngineError {
+    EngineError::bad_request(
+        "ExternalBackupAlreadySignaledToComplete",
+        "The restore request has already been signaled to complete.",
+    )
+}
+
+/// `ManagedDatabaseNotInRestoringState` (spec message).
+pub(crate) fn not_restoring() -> EngineError {
+    EngineError::bad_request(
+        "ManagedDatabaseNotInRestoringState",
+        "Managed database is not in Restoring state.",
+    )
+}
+
+/// `ConflictingDatabaseOperation` (409, spec message).
+pub(crate) fn conflicting_operation() -> EngineError {
+    EngineError::Conflict {
+        code: "ConflictingDatabaseOperation",
+        message: "There is already some operation on the database and the current operation \
+                  should wait till it is done."
+            .into(),
+    }
+}
+
+fn record(code: &str, message: impl Into<String>) -> ErrorRecord {
+    ErrorRecord {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// The job's storage refused access (the text DMS/LRS printed for a 403).
+pub(crate) fn storage_denied(detail: &str) -> ErrorRecord {
+    record(
+        "BlobStorageFailure",
+        format!(
+            "Unable to read blobs in storage container, exception: The remote server returned \
+             an error: (403) Forbidden.; {detail}"
+        ),
+    )
+}
+
+/// The job's container or folder does not exist.
+pub(crate) fn storage_not_found(detail: &str) -> ErrorRecord {
+    record(
+        "BlobStorageFailure",
+        format!("Blob storage failure has occurred. {detail}"),
+    )
+}
+
+/// `ManagedIdentityIssueDetectedFromTheStart` (spec message): the identity has no access.
+pub(crate) fn managed_identity_issue(detail: &str) -> ErrorRecord {
+    let _ = detail;
+    record(
+        "ManagedIdentityIssueDetectedFromTheStart",
+        "Managed identity is not set up properly. Please verify and try again.",
+    )
+}
+
+/// `FullBackupMissingChecksum` (spec message), under the 2021 profile.
+pub(crate) fn full_missing_checksum(file: &str) -> ErrorRecord {
+    record(
+        "FullBackupMissingChecksum",
+        format!("Provided full backup is missing checksum. File: '{file}'."),
+    )
+}
+
+/// `SqlRestoreError`: the RESTORE failed; carries SQL Server's number and text.
+pub(crate) fn sql_restore_error(index: usize, number: u32, message: &str) -> ErrorRecord {
+    record(
+        "SqlRestoreError",
+        format!(
+            "Non retriable error occurred while restoring backup with index {index} - {number} \
+             {message}"
+        ),
+    )
+}
+
+/// Autocomplete found backups newer than `lastBackupName` ("If the system detects more
+/// backup files beyond the last specified backup file, the migration will fail."). The code is
+/// ours.
+pub(crate) fn files_after_last(last: &str, after: &[String]) -> ErrorRecord {
+    record(
+        "BackupFilesBeyondLastBackupName",
+        format!(
+            "Backup files were found beyond the last backup file '{last}' specified for \
+             autocomplete: {}.",
+            after.join(", ")
+        ),
+    )
+}
+
+/// The 2021 preview's patch window ended and the next system update stopped the job.
+pub(crate) fn patch_window_expired(hours: i64) -> ErrorRecord {
+    record(
+        "LogReplayStoppedBySystemUpdate",
+        format!(
+            "Log Replay Service was stopped by a system-managed software update: updates are held \
+             off for {hours} hours after LRS starts, and this window has passed. The migration \
+             cannot be resumed; restart it from scratch."
+        ),
+    )
+}
+
+/// The GA job lifetime ended ("automatically canceled").
+pub(crate) fn lifetime_expired(days: i64) -> ErrorRecord {
+    record(
+        "LogReplayJobExpired",
+        format!(
+            "The Log Replay Service job was canceled automatically: a job can run for at most \
+             {days} days."
+        ),
+    )
+}
+
+/// A failover while the first full backup was being restored aborts the migration.
+pub(crate) fn failover_during_full() -> ErrorRecord {
+    record(
+        "LogReplayAbortedByFailover",
+        "A failover happened while the first full backup was being restored; the migration was \
+         aborted and the database dropped. Restart the migration.",
+    )
+}

@@ -1,0 +1,706 @@
+//! One restore job's worker: scan the folder, advance the plan, restore the next set, complete.
+//!
+//! Every step is persisted before it is acted on, so a crash at any point resumes correctly:
+//! - a set's restore is recorded as started before the target is called, and as finished after;
+//!   on resume an unfinished record is settled by asking the target which set it applied last
+//!   (the target's log is the truth), so no set is applied twice or skipped;
+//! - `Completing` is persisted before the target recovers the database; on resume the recovery
+//!   is repeated only if the database is not online yet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use lrs_backup::{BackupMedia, BackupType, ErrorKind, Guid, RangeRead};
+use lrs_plan::{Options, Plan, Planner, SetKind, SetStatus, SourceFile};
+use lrs_source::{BlobEntry, Scanner, Source, SourceAuth, SourceError, SourceSpec};
+use lrs_store::{
+    ErrorRecord, FileRecord, Job, JobMode, JobState, RestoreRecord, StorageAuth, StoreError,
+};
+use lrs_target::{DatabaseState, StripeInput, TargetError};
+use tokio::sync::{Notify, RwLock};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use crate::clock::truncate_to_micros;
+use crate::codes;
+use crate::context::Context;
+
+/// Headers of new files are read this many at a time (the first scan of a big folder).
+const HEADER_READ_CONCURRENCY: usize = 32;
+
+/// What the API can see of a running job, refreshed by its worker after every step.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    /// The current plan.
+    pub(crate) plan: Option<Arc<Plan>>,
+    /// The folder's blobs at the last scan, as (name, upload time, size).
+    pub(crate) listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
+    /// Restore history by BackupSetGUID: (started, finished).
+    pub(crate) history: Arc<HashMap<Guid, (DateTime<Utc>, Option<DateTime<Utc>>)>>,
+    /// Why the job waits, when it does (besides the plan's own block).
+    pub(crate) note: Option<String>,
+}
+
+/// Handle to a running worker.
+#[derive(Debug)]
+pub(crate) struct JobRuntime {
+    pub(crate) cancel: CancellationToken,
+    pub(crate) wake: Notify,
+    pub(crate) snapshot: RwLock<Snapshot>,
+}
+
+impl JobRuntime {
+    pub(crate) fn new() -> Self {
+        JobRuntime {
+            cancel: CancellationToken::new(),
+            wake: Notify::new(),
+            snapshot: RwLock::new(Snapshot::default()),
+        }
+    }
+}
+
+/// Why a step could not go on.
+#[derive(Debug)]
+enum Halt {
+    /// The job must fail with this error.
+    Fail(ErrorRecord),
+    /// An internal problem (store down, ...): retry the loop later.
+    Retry(String),
+    /// The job was stopped, dropped or taken over: leave quietly.
+    Gone,
+}
+
+impl From<StoreError> for Halt {
+    fn from(e: StoreError) -> Self {
+        Halt::Retry(e.to_string())
+    }
+}
+
+/// The planner and the files behind it, rebuilt from the store on resume.
+pub(crate) struct JobFiles {
+    pub(crate) planner: Planner,
+    /// Parsed media of each readable file, by name.
+    pub(crate) media: HashMap<String, Arc<BackupMedia>>,
+    /// Listing entries by name (for readers).
+    pub(crate) entries: HashMap<String, BlobEntry>,
+    pub(crate) history: HashMap<Guid, (DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+impl JobFiles {
+    /// Rebuild from the store: every discovered file and the finished restores.
+    pub(crate) async fn load(ctx: &Context, job: &Job) -> Result<JobFiles, StoreError> {
+        let profile = ctx.profile_of(job);
+        let mut planner = Planner::new(Options {
+            require_checksum: profile.require_checksum,
+            database: None,
+        });
+        let mut media = HashMap::new();
+        let mut entries = HashMap::new();
+        for file in ctx.store.list_files(job.id).await? {
+            let content = match (&file.header_json, &file.error) {
+                (Some(json), _) => match serde_json::from_str::<BackupMedia>(json) {
+                    Ok(m) => Ok(m),
+                    Err(e) => Err(format!("stored headers are unreadable: {e}")),
+                },
+                (None, Some(error)) => Err(error.clone()),
+                (None, None) => Err("headers were never read".to_string()),
+            };
+            if let Ok(m) = &content {
+                media.insert(file.name.clone(), Arc::new(m.clone()));
+            }
+            entries.insert(
+                file.name.clone(),
+                BlobEntry {
+                    name: file.name.clone(),
+                    size: file.size,
+                    etag: file.etag.clone(),
+                    last_modified: file.last_modified,
+                },
+            );
+            planner.add_file(SourceFile {
+                name: file.name,
+                size: file.size,
+                content,
+            });
+        }
+        let mut history = HashMap::new();
+        for record in ctx.store.list_restores(job.id).await? {
+            let Ok(guid) = record.backup_set_guid.parse::<Guid>() else {
+                continue;
+            };
+            if record.finished_at.is_some() {
+                planner.mark_restored(guid);
+            }
+            history.insert(guid, (record.started_at, record.finished_at));
+        }
+        Ok(JobFiles {
+            planner,
+            media,
+            entries,
+            history,
+        })
+    }
+}
+
+/// Run a job until it ends, is stopped, or its lease is lost. Never panics; internal errors
+/// are retried with backoff.
+pub(crate) async fn run(ctx: Arc<Context>, job_id: Uuid, runtime: Arc<JobRuntime>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match drive(&ctx, job_id, &runtime).await {
+            Ok(()) => return,
+            Err(message) => {
+                warn!(job = %job_id, error = %message, "restore job hit an internal error; retrying");
+                tokio::select! {
+                    () = runtime.cancel.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+struct Worker<'a> {
+    ctx: &'a Context,
+    runtime: &'a JobRuntime,
+    job: Job,
+    database: String,
+    source: Arc<dyn Source>,
+    scanner: Scanner,
+    files: JobFiles,
+    listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
+}
+
+async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), String> {
+    let Some(job) = ctx.store.get_job(job_id).await.map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    if job.state.is_terminal() {
+        ctx.settle_operations(&job)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let Some(database) = ctx
+        .store
+        .get_database_by_id(job.database_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let source = match lrs_source::open_source(&source_spec(&job), &ctx.source_settings) {
+        Ok(source) => source,
+        Err(e) => {
+            let error = source_error_record(&e);
+            ctx.fail_job(job_id, error)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(());
+        }
+    };
+    let files = JobFiles::load(ctx, &job).await.map_err(|e| e.to_string())?;
+    let mut worker = Worker {
+        ctx,
+        runtime,
+        job,
+        database: database.name,
+        source,
+        scanner: Scanner::new(),
+        files,
+        listing: Arc::new(Vec::new()),
+    };
+    // The store's files are known already: a restart re-reads only what changed since.
+    for entry in worker.files.entries.values() {
+        worker.scanner.remember(entry);
+    }
+    match worker.resume_in_flight().await {
+        Ok(()) => {}
+        Err(halt) => return worker.halt(halt).await,
+    }
+    loop {
+        if runtime.cancel.is_cancelled() {
+            return Ok(());
+        }
+        match worker.step().await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(halt) => {
+                if let Err(message) = worker.halt(halt).await {
+                    return Err(message);
+                }
+                if worker.ended().await {
+                    return Ok(());
+                }
+            }
+        }
+        if worker.ended().await {
+            return Ok(());
+        }
+        tokio::select! {
+            () = runtime.cancel.cancelled() => return Ok(()),
+            () = runtime.wake.notified() => {}
+            () = tokio::time::sleep(ctx.poll_interval) => {}
+        }
+    }
+}
+
+fn source_spec(job: &Job) -> SourceSpec {
+    SourceSpec {
+        uri: job.storage_uri.clone(),
+        auth: match &job.auth {
+            StorageAuth::Sas(token) => SourceAuth::Sas(token.clone()),
+            StorageAuth::ManagedIdentity => SourceAuth::ManagedIdentity,
+            StorageAuth::None => SourceAuth::None,
+        },
+    }
+}
+
+fn source_error_record(e: &SourceError) -> ErrorRecord {
+    match e {
+        SourceError::AccessDenied { message, .. } => codes::storage_denied(message),
+        SourceError::ManagedIdentityNotConfigured { .. } => {
+            codes::managed_identity_issue(&e.to_string())
+        }
+        SourceError::NotFound { location, message } => {
+            codes::storage_not_found(&format!("{location}: {message}"))
+        }
+        other => codes::storage_not_found(&other.to_string()),
+    }
+}
+
+impl Worker<'_> {
+    /// Whether the job reached a terminal state (reloads it).
+    async fn ended(&mut self) -> bool {
+        match self.ctx.store.get_job(self.job.id).await {
+            Ok(Some(job)) => {
+                let ended = job.state.is_terminal();
+                self.job = job;
+                ended
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    async fn halt(&mut self, halt: Halt) -> Result<(), String> {
+        match halt {
+            Halt::Fail(error) => {
+                warn!(job = %self.job.id, code = %error.code, "restore job failed: {}", error.message);
+                self.ctx
+                    .fail_job(self.job.id, error)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Halt::Retry(message) => Err(message),
+            Halt::Gone => {
+                self.runtime.cancel.cancel();
+                Ok(())
+            }
+        }
+    }
+
+    /// Settle a restore or recovery a crash interrupted.
+    async fn resume_in_flight(&mut self) -> Result<(), Halt> {
+        let target_db = self
+            .ctx
+            .target
+            .database(&self.database)
+            .await
+            .map_err(|e| Halt::Retry(e.to_string()))?;
+        let unfinished: Vec<Guid> = self
+            .files
+            .history
+            .iter()
+            .filter(|(_, (_, finished))| finished.is_none())
+            .map(|(guid, _)| *guid)
+            .collect();
+        for guid in unfinished {
+            let landed = target_db
+                .as_ref()
+                .is_some_and(|db| db.last_applied_set == Some(guid));
+            if landed {
+                let now = self.ctx.clock.now();
+                self.ctx
+                    .store
+                    .restore_finished(self.job.id, &guid.to_string(), now)
+                    .await?;
+                self.files.planner.mark_restored(guid);
+                if let Some(entry) = self.files.history.get_mut(&guid) {
+                    entry.1 = Some(now);
+                }
+                info!(job = %self.job.id, set = %guid, "restore interrupted by a restart had landed");
+            } else {
+                info!(job = %self.job.id, set = %guid, "restore interrupted by a restart had not landed; it will be repeated");
+            }
+        }
+        if self.job.state == JobState::Completing {
+            self.finish_completion().await?;
+        }
+        Ok(())
+    }
+
+    /// One pass: renew the lease, check the clock, scan, then restore one set or complete.
+    /// Returns whether there is more to do right away.
+    async fn step(&mut self) -> Result<bool, Halt> {
+        let ctx = self.ctx;
+        let now = ctx.clock.now();
+        let lease_until = Utc::now() + ctx.lease;
+        if !ctx
+            .store
+            .claim_job(self.job.id, &ctx.node, Utc::now(), lease_until)
+            .await?
+        {
+            return Err(Halt::Gone);
+        }
+        self.job = ctx.store.get_job(self.job.id).await?.ok_or(Halt::Gone)?;
+        if self.job.state.is_terminal() {
+            return Err(Halt::Gone);
+        }
+        if now >= self.job.deadline_at {
+            let profile = ctx.profile_of(&self.job);
+            return Err(Halt::Fail(ctx.expiry_error(&profile)));
+        }
+        if self.job.state == JobState::Completing {
+            self.finish_completion().await?;
+            return Ok(false);
+        }
+        self.scan().await?;
+        let plan = Arc::new(self.files.planner.plan());
+        self.publish(&plan, None).await;
+        self.check_plan(&plan)?;
+
+        if let Some(next) = plan
+            .sequence()
+            .find(|s| s.status == SetStatus::Queued)
+            .cloned()
+        {
+            if self.may_restore(&plan, &next) {
+                self.restore(&plan, &next).await?;
+                return Ok(true);
+            }
+        }
+        if self.ready_to_complete(&plan) {
+            self.begin_completion().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Nothing is restored beyond the last file: autocomplete's `lastBackupName`, or the one a
+    /// cutover named.
+    fn may_restore(&self, plan: &Plan, next: &lrs_plan::PlannedSet) -> bool {
+        let last = match (&self.job.complete_requested, &self.job.mode) {
+            (Some(name), _) => name,
+            (None, JobMode::Autocomplete { last_backup_name }) => last_backup_name,
+            (None, JobMode::Continuous) => return true,
+        };
+        match plan.position_of(last) {
+            Some(last) => plan
+                .sequence()
+                .position(|s| s.backup_set_guid == next.backup_set_guid)
+                .is_some_and(|at| at <= last),
+            // The named file has not arrived (or is not in the chain) yet: keep going up to
+            // what is there; LRS restores as files arrive.
+            None => true,
+        }
+    }
+
+    fn ready_to_complete(&self, plan: &Plan) -> bool {
+        let restored = |name: &str| {
+            plan.sequence().any(|s| {
+                s.status == SetStatus::Restored && s.stripes.iter().any(|st| &*st.file == name)
+            })
+        };
+        match (&self.job.mode, &self.job.complete_requested) {
+            (_, Some(name)) => restored(name),
+            (JobMode::Autocomplete { last_backup_name }, None) => restored(last_backup_name),
+            (JobMode::Continuous, None) => false,
+        }
+    }
+
+    /// Failures the plan reveals: missing CHECKSUM under the 2021 profile, autocomplete files
+    /// beyond the last one.
+    fn check_plan(&self, plan: &Plan) -> Result<(), Halt> {
+        let profile = self.ctx.profile_of(&self.job);
+        let has_full = plan.sequence().any(|s| s.kind == SetKind::Full);
+        if profile.require_checksum && !has_full {
+            let database = plan.database.as_deref();
+            for (name, media) in &self.files.media {
+                let unchecked_full = media.sets.iter().any(|set| {
+                    set.header.backup_type == BackupType::Database
+                        && !set.header.has_backup_checksums
+                        && (database.is_none()
+                            || set.header.database_name.as_deref().map(str::to_lowercase)
+                                == database.map(str::to_lowercase))
+                });
+                if unchecked_full {
+                    return Err(Halt::Fail(codes::full_missing_checksum(name)));
+                }
+            }
+        }
+        if let JobMode::Autocomplete { last_backup_name } = &self.job.mode {
+            let after = plan.files_after(last_backup_name);
+            if !after.is_empty() {
+                return Err(Halt::Fail(codes::files_after_last(
+                    last_backup_name,
+                    &after,
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// List the folder; read headers of new or changed files; forget removed ones.
+    async fn scan(&mut self) -> Result<(), Halt> {
+        let delta = match self.scanner.scan(self.source.as_ref()).await {
+            Ok(delta) => delta,
+            Err(e) if e.is_transient() => {
+                debug!(job = %self.job.id, "listing failed, will retry: {e}");
+                return Ok(());
+            }
+            Err(e) => return Err(Halt::Fail(source_error_record(&e))),
+        };
+        self.listing = Arc::new(
+            delta
+                .listing
+                .iter()
+                .map(|e| (e.name.clone(), e.last_modified, e.size))
+                .collect(),
+        );
+        for name in &delta.removed {
+            self.ctx.store.delete_file(self.job.id, name).await?;
+            self.files.planner.remove_file(name);
+            self.files.media.remove(name);
+            self.files.entries.remove(name);
+        }
+        let fresh: Vec<BlobEntry> = delta
+            .added
+            .iter()
+            .chain(delta.changed.iter())
+            .cloned()
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let source = Arc::clone(&self.source);
+        let mut reads = futures::stream::iter(fresh.into_iter().map(|entry| {
+            let reader = source.open(&entry);
+            async move {
+                let result = lrs_backup::read_backup(reader.as_ref()).await;
+                (entry, result)
+            }
+        }))
+        .buffer_unordered(HEADER_READ_CONCURRENCY);
+        let now = self.ctx.clock.now();
+        while let Some((entry, result)) = reads.next().await {
+            let (header_json, error, media) = match result {
+                Ok(media) => match serde_json::to_string(&media) {
+                    Ok(json) => (Some(json), None, Some(media)),
+                    Err(e) => (
+                        None,
+                        Some(format!("headers could not be stored: {e}")),
+                        None,
+                    ),
+                },
+                Err(e) if matches!(e.kind, ErrorKind::Io(_)) => {
+                    // A storage hiccup, not a verdict on the file: read it again next time.
+                    debug!(job = %self.job.id, file = %entry.name, "header read failed, will retry: {e}");
+                    self.scanner.forget(&entry.name);
+                    continue;
+                }
+                Err(e) => (None, Some(e.to_string()), None),
+            };
+            let record = FileRecord {
+                name: entry.name.clone(),
+                size: entry.size,
+                etag: entry.etag.clone(),
+                last_modified: truncate_to_micros(entry.last_modified),
+                discovered_at: now,
+                header_json,
+                error: error.clone(),
+            };
+            self.ctx.store.put_file(self.job.id, &record).await?;
+            let content = match media {
+                Some(media) => {
+                    self.files
+                        .media
+                        .insert(entry.name.clone(), Arc::new(media.clone()));
+                    Ok(media)
+                }
+                None => {
+                    self.files.media.remove(&entry.name);
+                    Err(error.unwrap_or_default())
+                }
+            };
+            self.files.planner.remove_file(&entry.name);
+            self.files.planner.add_file(SourceFile {
+                name: entry.name.clone(),
+                size: entry.size,
+                content,
+            });
+            self.files.entries.insert(entry.name.clone(), entry);
+        }
+        Ok(())
+    }
+
+    /// Restore one set: persist, apply, persist.
+    async fn restore(&mut self, plan: &Plan, set: &lrs_plan::PlannedSet) -> Result<(), Halt> {
+        let ctx = self.ctx;
+        let mut stripes = Vec::with_capacity(set.stripes.len());
+        for stripe in set.stripes.iter() {
+            let (Some(entry), Some(media)) = (
+                self.files.entries.get(&*stripe.file),
+                self.files.media.get(&*stripe.file),
+            ) else {
+                return Err(Halt::Retry(format!(
+                    "file {} of the plan is not known",
+                    stripe.file
+                )));
+            };
+            let Some(backup_set) = media
+                .sets
+                .iter()
+                .find(|s| s.header.position == stripe.position)
+            else {
+                return Err(Halt::Retry(format!(
+                    "file {} has no set at position {}",
+                    stripe.file, stripe.position
+                )));
+            };
+            let reader: Arc<dyn RangeRead> = self.source.open(entry);
+            stripes.push(StripeInput {
+                reader,
+                set: backup_set.clone(),
+            });
+        }
+        if self.job.state == JobState::Initializing {
+            self.set_state(JobState::Restoring).await?;
+        }
+        let guid = set.backup_set_guid;
+        let started = ctx.clock.now();
+        ctx.store
+            .restore_started(
+                self.job.id,
+                &RestoreRecord {
+                    backup_set_guid: guid.to_string(),
+                    kind: kind_name(set.kind).to_string(),
+                    first_stripe_name: set.first_stripe_name.to_string(),
+                    started_at: started,
+                    finished_at: None,
+                },
+            )
+            .await?;
+        self.files.history.insert(guid, (started, None));
+        self.files.planner.mark_restoring(guid);
+        let restoring = Arc::new(self.files.planner.plan());
+        self.publish(&restoring, None).await;
+        info!(job = %self.job.id, file = %set.first_stripe_name, kind = kind_name(set.kind), "restoring backup set");
+        match ctx.target.restore(&self.database, stripes).await {
+            Ok(_) => {
+                let finished = ctx.clock.now();
+                ctx.store
+                    .restore_finished(self.job.id, &guid.to_string(), finished)
+                    .await?;
+                self.files.history.insert(guid, (started, Some(finished)));
+                self.files.planner.mark_restored(guid);
+                let after = Arc::new(self.files.planner.plan());
+                self.publish(&after, None).await;
+                Ok(())
+            }
+            Err(TargetError::Sql { number, message }) => {
+                let index = plan
+                    .sequence()
+                    .position(|s| s.backup_set_guid == guid)
+                    .map_or(0, |i| i + 1);
+                Err(Halt::Fail(codes::sql_restore_error(
+                    index, number, &message,
+                )))
+            }
+            Err(e) => Err(Halt::Retry(e.to_string())),
+        }
+    }
+
+    async fn begin_completion(&mut self) -> Result<(), Halt> {
+        self.set_state(JobState::Completing).await?;
+        self.finish_completion().await
+    }
+
+    /// Recover the database (unless a crash left it online already), then complete the job.
+    async fn finish_completion(&mut self) -> Result<(), Halt> {
+        let ctx = self.ctx;
+        let online = ctx
+            .target
+            .database(&self.database)
+            .await
+            .map_err(|e| Halt::Retry(e.to_string()))?
+            .is_some_and(|db| db.state == DatabaseState::Online);
+        if !online {
+            match ctx.target.recover(&self.database).await {
+                Ok(()) => {}
+                Err(TargetError::Sql { number, message }) => {
+                    return Err(Halt::Fail(codes::sql_restore_error(0, number, &message)));
+                }
+                Err(e) => return Err(Halt::Retry(e.to_string())),
+            }
+        }
+        ctx.complete_job(self.job.id)
+            .await
+            .map_err(|e| Halt::Retry(e.to_string()))?;
+        info!(job = %self.job.id, database = %self.database, "migration completed; database online");
+        Ok(())
+    }
+
+    async fn set_state(&mut self, state: JobState) -> Result<(), Halt> {
+        let mut job = self.job.clone();
+        job.state = state;
+        match self.ctx.store.update_job(&job).await {
+            Ok(version) => {
+                job.version = version;
+                self.job = job;
+                Ok(())
+            }
+            Err(StoreError::Stale(_)) => {
+                // Someone (complete, stop) changed the job: reload and let the loop decide.
+                self.job = self
+                    .ctx
+                    .store
+                    .get_job(self.job.id)
+                    .await?
+                    .ok_or(Halt::Gone)?;
+                if self.job.state.is_terminal() {
+                    return Err(Halt::Gone);
+                }
+                let mut job = self.job.clone();
+                job.state = state;
+                let version = self.ctx.store.update_job(&job).await?;
+                job.version = version;
+                self.job = job;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn publish(&self, plan: &Arc<Plan>, note: Option<String>) {
+        let mut snapshot = self.runtime.snapshot.write().await;
+        snapshot.plan = Some(Arc::clone(plan));
+        snapshot.listing = Arc::clone(&self.listing);
+        snapshot.history = Arc::new(self.files.history.clone());
+        snapshot.note = note;
+    }
+}
+
+/// `Full`, `Diff` or `Log` as restore details name them.
+pub(crate) fn kind_name(kind: SetKind) -> &'static str {
+    match kind {
+        SetKind::Full => "Full",
+        SetKind::Diff => "Diff",
+        SetKind::Log => "Log",
+    }
+}

@@ -1,0 +1,274 @@
+//! Restore jobs reading a real Azurite with real SAS tokens: a migration from blob storage,
+//! the SAS rules checked at start, and a token the storage refuses failing the job with the
+//! real service's error. Skipped when Azurite is not installed (an error under CI=true).
+
+mod support;
+
+use chrono::{TimeDelta, Utc};
+use lrs_engine::{EngineError, Profile, StartRestore};
+use lrs_source::testing::Azurite;
+use lrs_store::{DatabaseStatus, OperationStatus};
+use support::{Harness, chain, instance, restore_counts, stage};
+
+fn azurite() -> Option<Azurite> {
+    match Azurite::start() {
+        Ok(Some(azurite)) => Some(azurite),
+        Ok(None) => {
+            eprintln!("skipped: azurite not installed");
+            None
+        }
+        Err(e) => panic!("Azurite could not start: {e}"),
+    }
+}
+
+fn request(database: &str, uri: String, sas: Option<String>, last: Option<&str>) -> StartRestore {
+    StartRestore {
+        instance: instance(),
+        database: database.into(),
+        location: "westeurope".into(),
+        collation: None,
+        storage_uri: Some(uri),
+        sas_token: sas,
+        identity: None,
+        auto_complete: last.is_some(),
+        last_backup_name: last.map(str::to_string),
+    }
+}
+
+/// Upload a forged chain into `container/folder`; returns the names in backup order.
+async fn upload_chain(
+    azurite: &Azurite,
+    h: &Harness,
+    container: &str,
+    folder: &str,
+    db: &str,
+) -> Vec<String> {
+    azurite
+        .create_container(container)
+        .await
+        .expect("container");
+    let files = stage(
+        &chain(db, 1, 2),
+        &h.root.path().join(format!("staging-{db}")),
+    );
+    for (name, path) in &files {
+        let bytes = std::fs::read(path).expect("read staged file");
+        azurite
+            .upload(container, &format!("{folder}/{name}"), bytes)
+            .await
+            .expect("upload");
+    }
+    files.into_iter().map(|(name, _)| name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_from_azurite_with_a_read_list_sas_completes() {
+    let Some(azurite) = azurite() else { return };
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let names = upload_chain(&azurite, &h, "backups", "sales", "Sales").await;
+    let now = Utc::now();
+    let sas = azurite.container_sas(
+        "backups",
+        "rl",
+        now - TimeDelta::minutes(1),
+        now + TimeDelta::hours(1),
+    );
+    let last = names.last().expect("names").clone();
+    let op = h
+        .engine
+        .start_restore(request(
+            "Sales",
+            azurite.container_url("backups", "sales"),
+            Some(sas),
+            Some(&last),
+        ))
+        .await
+        .expect("start");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
+    let db = h.engine.database(&instance(), "Sales").await.expect("db");
+    assert_eq!(db.status, DatabaseStatus::Online);
+    let details = h
+        .engine
+        .restore_details(&instance(), "Sales")
+        .await
+        .expect("details");
+    assert_eq!(details.number_of_files_detected, 4);
+    assert_eq!(
+        details.last_restored_file_name.as_deref(),
+        Some(last.as_str())
+    );
+    // full, diff, and the log after the diff.
+    let counts = restore_counts(&h.target_dir());
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sas_rules_refuse_the_start_and_never_echo_the_signature() {
+    let Some(azurite) = azurite() else { return };
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    azurite.create_container("rules").await.expect("container");
+    let uri = azurite.container_url("rules", "db");
+    let now = Utc::now();
+    let cases = [
+        (
+            "write",
+            azurite.container_sas(
+                "rules",
+                "rwl",
+                now - TimeDelta::minutes(1),
+                now + TimeDelta::hours(1),
+            ),
+        ),
+        (
+            "expired",
+            azurite.container_sas(
+                "rules",
+                "rl",
+                now - TimeDelta::hours(2),
+                now - TimeDelta::hours(1),
+            ),
+        ),
+        (
+            "not yet valid",
+            azurite.container_sas(
+                "rules",
+                "rl",
+                now + TimeDelta::hours(1),
+                now + TimeDelta::hours(2),
+            ),
+        ),
+        (
+            "leading ?",
+            format!(
+                "?{}",
+                azurite.container_sas(
+                    "rules",
+                    "rl",
+                    now - TimeDelta::minutes(1),
+                    now + TimeDelta::hours(1)
+                )
+            ),
+        ),
+    ];
+    for (what, sas) in cases {
+        let signature = sas
+            .split('&')
+            .find_map(|p| p.strip_prefix("sig="))
+            .expect("signature")
+            .to_string();
+        let err = h
+            .engine
+            .start_restore(request("Rules", uri.clone(), Some(sas), None))
+            .await
+            .expect_err(what);
+        let EngineError::BadRequest { code, message } = &err else {
+            panic!("{what}: {err:?}")
+        };
+        assert_eq!(*code, "BlobStorageFailure", "{what}: {message}");
+        assert!(
+            !message.contains(&signature),
+            "{what}: signature leaked in {message}"
+        );
+    }
+    // A token pasted into the URI is refused too.
+    let sas = azurite.container_sas(
+        "rules",
+        "rl",
+        now - TimeDelta::minutes(1),
+        now + TimeDelta::hours(1),
+    );
+    let err = h
+        .engine
+        .start_restore(request(
+            "Rules",
+            format!("{uri}?{sas}"),
+            Some(sas.clone()),
+            None,
+        ))
+        .await
+        .expect_err("token in URI");
+    assert!(
+        matches!(
+            err,
+            EngineError::BadRequest {
+                code: "BlobStorageFailure",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Nothing was created by the refused starts.
+    assert!(h.engine.database(&instance(), "Rules").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sas_the_storage_refuses_fails_the_job_with_blob_storage_failure() {
+    let Some(azurite) = azurite() else { return };
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    upload_chain(&azurite, &h, "denied", "db", "Denied").await;
+    let now = Utc::now();
+    let good = azurite.container_sas(
+        "denied",
+        "rl",
+        now - TimeDelta::minutes(1),
+        now + TimeDelta::hours(1),
+    );
+    // Same rules, forged signature: LRS's checks pass, the storage answers 403.
+    let forged: String = good
+        .split('&')
+        .map(|p| {
+            if p.starts_with("sig=") {
+                "sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D".to_string()
+            } else {
+                p.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let op = h
+        .engine
+        .start_restore(request(
+            "Denied",
+            azurite.container_url("denied", "db"),
+            Some(forged),
+            None,
+        ))
+        .await
+        .expect("start is accepted");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    let error = done.error.expect("error");
+    assert_eq!(error.code, "BlobStorageFailure");
+    assert!(
+        error.message.starts_with(
+            "Unable to read blobs in storage container, exception: The remote server returned an error: (403) Forbidden."
+        ),
+        "{}",
+        error.message
+    );
+    assert!(
+        !error.message.contains("AAAAAAAAAAAAAAAA"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn managed_identity_reads_with_the_configured_account_key_under_ga() {
+    let Some(azurite) = azurite() else { return };
+    let h = Harness::new(Profile::ga(), 1.0).await;
+    let names = upload_chain(&azurite, &h, "identity", "db", "Ident").await;
+    let last = names.last().expect("names").clone();
+    let mut start = request(
+        "Ident",
+        azurite.container_url("identity", "db"),
+        Some(String::new()),
+        Some(&last),
+    );
+    start.identity = Some("ManagedIdentity".into());
+    let op = h.engine.start_restore(start).await.expect("start");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
+}

@@ -1,0 +1,461 @@
+//! Restore jobs end to end over local folders: autocomplete, continuous with files arriving,
+//! complete, stop, name conflict, CHECKSUM rules, limits, the 47-hour window, gaps, restarts.
+
+mod support;
+
+use lrs_engine::{EngineError, Profile};
+use lrs_store::{DatabaseStatus, OperationStatus};
+use support::{Harness, chain, instance, restore_counts, stage, upload};
+
+#[tokio::test]
+async fn autocomplete_restores_the_whole_chain_and_brings_the_database_online() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let staging = h.root.path().join("staging");
+    let files = stage(&chain("Sales", 1, 3), &staging);
+    let folder = h.folder("sales");
+    upload(&files, &folder);
+    let last = files.last().expect("files").0.clone();
+
+    let op = h
+        .engine
+        .start_restore(h.start_request("Sales", &folder, Some(&last)))
+        .await
+        .expect("start");
+    assert_eq!(op.status, OperationStatus::InProgress);
+
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
+    let db = h.engine.database(&instance(), "sales").await.expect("db");
+    assert_eq!(db.status, DatabaseStatus::Online);
+    assert_eq!(db.name, "Sales");
+
+    let details = h
+        .engine
+        .restore_details(&instance(), "Sales")
+        .await
+        .expect("details");
+    assert_eq!(details.status, "Completed");
+    // Backup order: full, log 1, diff, log 2, log 3. The differential covers log 1, so the
+    // sequence is full, diff, log 2, log 3 and log 1 is skipped.
+    assert_eq!(details.number_of_files_detected, 5);
+    assert_eq!(details.number_of_files_restored, 4);
+    assert_eq!(details.number_of_files_skipped, 1);
+    assert_eq!(details.number_of_files_queued, 0);
+    assert_eq!(details.number_of_files_unrestorable, 0);
+    assert_eq!(details.percent_completed, 100.0);
+    assert_eq!(details.full_backup_sets.len(), 1);
+    assert_eq!(details.diff_backup_sets.len(), 1);
+    assert_eq!(details.log_backup_sets.len(), 3);
+    assert_eq!(
+        details.last_restored_file_name.as_deref(),
+        Some(last.as_str())
+    );
+    assert!(
+        details.log_backup_sets[1..]
+            .iter()
+            .all(|s| s.status == "Restored" && s.restore_finished.is_some()),
+        "{:#?}",
+        details.log_backup_sets
+    );
+    assert_eq!(details.log_backup_sets[0].status, "Skipped");
+    // Every set of the sequence applied exactly once.
+    let counts = restore_counts(&h.target_dir());
+    assert_eq!(counts.len(), 4);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}
+
+#[tokio::test]
+async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let files = stage(&chain("Orders", 0, 4), &h.root.path().join("staging"));
+    let folder = h.folder("orders");
+    upload(&files[..2], &folder);
+    let op = h
+        .engine
+        .start_restore(h.start_request("Orders", &folder, None))
+        .await
+        .expect("start");
+    let second = files[1].0.clone();
+    h.wait_details("Orders", "the first log restored", |d| {
+        d.last_restored_file_name.as_deref() == Some(second.as_str())
+    })
+    .await;
+    // Completing with a file that is not the last restored one is refused.
+    let err = h
+        .engine
+        .complete_restore(&instance(), "Orders", Some(files[0].0.clone()))
+        .await
+        .expect_err("wrong name");
+    assert_eq!(
+        err,
+        EngineError::BadRequest {
+            code: "RequiredBackupIsNotLastRestored",
+            message: format!(
+                "Migration cannot be completed because provided backup file name '{}' should be \
+                 the last restore backup file '{}'.",
+                files[0].0, second
+            ),
+        }
+    );
+    // More logs arrive while the job runs.
+    upload(&files[2..], &folder);
+    let last = files.last().expect("files").0.clone();
+    h.wait_details("Orders", "the new logs restored", |d| {
+        d.last_restored_file_name.as_deref() == Some(last.as_str())
+    })
+    .await;
+    assert_eq!(
+        h.engine.operation(op.id).await.expect("op").status,
+        OperationStatus::InProgress,
+        "a continuous start stays in progress until cutover"
+    );
+    let missing = h
+        .engine
+        .complete_restore(&instance(), "Orders", None)
+        .await
+        .expect_err("no name");
+    assert!(
+        matches!(
+            missing,
+            EngineError::BadRequest {
+                code: "InvalidDatabaseCompleteRestoreRequest",
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+    let complete = h
+        .engine
+        .complete_restore(&instance(), "Orders", Some(last.clone()))
+        .await
+        .expect("complete");
+    assert_eq!(
+        h.wait_operation(&complete).await.status,
+        OperationStatus::Succeeded
+    );
+    assert_eq!(
+        h.wait_operation(&op).await.status,
+        OperationStatus::Succeeded
+    );
+    assert_eq!(
+        h.engine
+            .database(&instance(), "Orders")
+            .await
+            .expect("db")
+            .status,
+        DatabaseStatus::Online
+    );
+    let again = h
+        .engine
+        .complete_restore(&instance(), "Orders", Some(last))
+        .await
+        .expect_err("twice");
+    assert!(
+        matches!(
+            again,
+            EngineError::BadRequest {
+                code: "ManagedDatabaseNotInRestoringState",
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn stop_drops_the_database_and_ends_the_start_operation() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let files = stage(&chain("Stock", 0, 1), &h.root.path().join("staging"));
+    let folder = h.folder("stock");
+    upload(&files, &folder);
+    let op = h
+        .engine
+        .start_restore(h.start_request("Stock", &folder, None))
+        .await
+        .expect("start");
+    let last = files[1].0.clone();
+    h.wait_details("Stock", "the log restored", |d| {
+        d.last_restored_file_name.as_deref() == Some(last.as_str())
+    })
+    .await;
+    let drop = h
+        .engine
+        .drop_database(&instance(), "Stock")
+        .await
+        .expect("drop");
+    assert_eq!(
+        h.wait_operation(&drop).await.status,
+        OperationStatus::Succeeded
+    );
+    assert_eq!(
+        h.wait_operation(&op).await.status,
+        OperationStatus::Succeeded
+    );
+    assert!(matches!(
+        h.engine.database(&instance(), "Stock").await,
+        Err(EngineError::DatabaseNotFound { .. })
+    ));
+    assert_eq!(h.target.database("Stock").await.expect("target"), None);
+    // The name is free again: a new migration may start under it.
+    h.engine
+        .start_restore(h.start_request("Stock", &folder, None))
+        .await
+        .expect("restart under the same name");
+}
+
+#[tokio::test]
+async fn a_name_in_use_refuses_the_start() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let folder = h.folder("dup");
+    h.engine
+        .create_database(&instance(), "Dup", "westeurope", None)
+        .await
+        .expect("plain database");
+    let err = h
+        .engine
+        .start_restore(h.start_request("DUP", &folder, None))
+        .await
+        .expect_err("in use");
+    assert_eq!(
+        err,
+        EngineError::BadRequest {
+            code: "ManagedDatabaseNameInUse",
+            message: "Database 'DUP' already exists. Choose a different database name.".into(),
+        }
+    );
+    // A plain database has no restore details.
+    assert_eq!(
+        h.engine.restore_details(&instance(), "Dup").await,
+        Err(EngineError::BadRequest {
+            code: "RestoreDetailsNotAvailableOrExpired",
+            message: "Requested restore details are not available, or have expired.".into(),
+        })
+    );
+}
+
+#[tokio::test]
+async fn start_validation_matches_the_real_service() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let folder = h.folder("v");
+    let mut request = h.start_request("V", &folder, None);
+    request.storage_uri = None;
+    assert!(matches!(
+        h.engine.start_restore(request).await,
+        Err(EngineError::BadRequest {
+            code: "MissingStorageContainerUri",
+            ..
+        })
+    ));
+    let mut request = h.start_request("V", &folder, None);
+    request.auto_complete = true;
+    assert_eq!(
+        h.engine.start_restore(request).await,
+        Err(EngineError::BadRequest {
+            code: "AutoCompleteMissingLastBackupName",
+            message: "Auto complete restore request must have lastBackupName parameter provided."
+                .into(),
+        })
+    );
+    let mut request = h.start_request("V", &folder, None);
+    request.storage_uri = Some("https://acct.blob.core.windows.net/c/v".into());
+    assert_eq!(
+        h.engine.start_restore(request.clone()).await,
+        Err(EngineError::BadRequest {
+            code: "MissingStorageContainerSasToken",
+            message: "Missing storage container SAS token".into(),
+        })
+    );
+    request.sas_token = Some("sv=2019-02-02&sr=c&sp=rwl&se=2099-01-01T00:00:00Z&sig=abc".into());
+    let err = h
+        .engine
+        .start_restore(request.clone())
+        .await
+        .expect_err("write");
+    let EngineError::BadRequest { code, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*code, "BlobStorageFailure");
+    assert!(!message.contains("abc"), "signature leaked: {message}");
+    request.identity = Some("ManagedIdentity".into());
+    assert!(matches!(
+        h.engine.start_restore(request).await,
+        Err(EngineError::BadRequest {
+            code: "InvalidDatabaseCreateOrUpdateRequest",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_full_backup_without_checksum_fails_under_lrs_2021_and_restores_under_ga() {
+    for (profile, expect_failure) in [(Profile::lrs_2021(), true), (Profile::ga(), false)] {
+        let h = Harness::new(profile, 1.0).await;
+        let mut spec = chain("NoSum", 0, 1);
+        spec.db.checksum = false;
+        let files = stage(&spec, &h.root.path().join("staging"));
+        let folder = h.folder("nosum");
+        upload(&files, &folder);
+        let last = files[1].0.clone();
+        let op = h
+            .engine
+            .start_restore(h.start_request("NoSum", &folder, Some(&last)))
+            .await
+            .expect("start");
+        let done = h.wait_operation(&op).await;
+        if expect_failure {
+            assert_eq!(done.status, OperationStatus::Failed);
+            let error = done.error.expect("error");
+            assert_eq!(error.code, "FullBackupMissingChecksum");
+            assert!(
+                error
+                    .message
+                    .starts_with("Provided full backup is missing checksum.")
+            );
+            let details = h
+                .engine
+                .restore_details(&instance(), "NoSum")
+                .await
+                .expect("details");
+            assert_eq!(details.status, "Failed");
+            assert_eq!(
+                details.block_reason.as_deref(),
+                Some(error.message.as_str())
+            );
+        } else {
+            assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_101st_concurrent_restore_on_an_instance_is_refused() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let folder = h.folder("empty");
+    for i in 0..100 {
+        h.engine
+            .start_restore(h.start_request(&format!("db{i}"), &folder, None))
+            .await
+            .unwrap_or_else(|e| panic!("start {i}: {e}"));
+    }
+    let err = h
+        .engine
+        .start_restore(h.start_request("db100", &folder, None))
+        .await
+        .expect_err("101st");
+    assert!(
+        matches!(&err, EngineError::BadRequest { code: "TooManyConcurrentRestores", message } if message.contains("100")),
+        "{err:?}"
+    );
+    // Ending one frees a slot.
+    h.engine
+        .drop_database(&instance(), "db0")
+        .await
+        .expect("stop");
+    h.engine
+        .start_restore(h.start_request("db100", &folder, None))
+        .await
+        .expect("slot freed");
+}
+
+#[tokio::test]
+async fn the_47_hour_patch_window_stops_the_job_at_high_time_scale() {
+    // 47 emulated hours pass in under two seconds.
+    let h = Harness::new(Profile::lrs_2021(), 200_000.0).await;
+    let files = stage(&chain("Slow", 0, 1), &h.root.path().join("staging"));
+    let folder = h.folder("slow");
+    upload(&files[..1], &folder);
+    let op = h
+        .engine
+        .start_restore(h.start_request("Slow", &folder, None))
+        .await
+        .expect("start");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    assert_eq!(
+        done.error.expect("error").code,
+        "LogReplayStoppedBySystemUpdate"
+    );
+    let started = op.started_at;
+    let finished = done.finished_at.expect("finished");
+    assert!(
+        finished - started >= chrono::TimeDelta::hours(47),
+        "stopped after {} emulated",
+        finished - started
+    );
+}
+
+#[tokio::test]
+async fn a_gap_blocks_until_the_missing_log_arrives() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let files = stage(&chain("Gap", 0, 3), &h.root.path().join("staging"));
+    let folder = h.folder("gap");
+    // Full, log 1, log 3: log 2 is missing.
+    upload(
+        &[files[0].clone(), files[1].clone(), files[3].clone()],
+        &folder,
+    );
+    let last = files[3].0.clone();
+    let op = h
+        .engine
+        .start_restore(h.start_request("Gap", &folder, Some(&last)))
+        .await
+        .expect("start");
+    let blocked = h
+        .wait_details("Gap", "the gap to block", |d| d.status == "Blocked")
+        .await;
+    let reason = blocked.block_reason.expect("reason");
+    assert!(
+        reason.contains("4305") || reason.contains("LSN"),
+        "{reason}"
+    );
+    assert_eq!(blocked.number_of_files_restored, 2);
+    upload(&files[2..3], &folder);
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
+    let counts = restore_counts(&h.target_dir());
+    assert_eq!(counts.len(), 4);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_engine_resumes_and_applies_every_set_once() {
+    let mut h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let files = stage(&chain("Resume", 1, 4), &h.root.path().join("staging"));
+    let folder = h.folder("resume");
+    upload(&files[..3], &folder);
+    let op = h
+        .engine
+        .start_restore(h.start_request("Resume", &folder, None))
+        .await
+        .expect("start");
+    let third = files[2].0.clone();
+    h.wait_details("Resume", "three files restored", |d| {
+        d.last_restored_file_name.as_deref() == Some(third.as_str())
+    })
+    .await;
+    h.restart();
+    upload(&files[3..], &folder);
+    let last = files.last().expect("files").0.clone();
+    h.wait_details("Resume", "the rest restored after the restart", |d| {
+        d.last_restored_file_name.as_deref() == Some(last.as_str())
+    })
+    .await;
+    let complete = h
+        .engine
+        .complete_restore(&instance(), "Resume", Some(last))
+        .await
+        .expect("complete");
+    assert_eq!(
+        h.wait_operation(&complete).await.status,
+        OperationStatus::Succeeded
+    );
+    assert_eq!(
+        h.wait_operation(&op).await.status,
+        OperationStatus::Succeeded
+    );
+    // Backup order: full, log 1, log 2, diff, log 3, log 4. Logs 1–2 were restored before
+    // the differential arrived, so it no longer applies: full + 4 logs.
+    let counts = restore_counts(&h.target_dir());
+    assert_eq!(counts.len(), 5);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}

@@ -1,0 +1,170 @@
+//! Shared by the engine's integration tests: an engine over a local folder, an SQLite store and
+//! the emulated target, plus forged chains staged for upload.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lrs_engine::{Engine, EngineConfig, Profile, RestoreDetails, ScaledClock, StartRestore};
+use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
+use lrs_source::SourceSettings;
+use lrs_store::{InstanceKey, Operation, OperationStatus, SqliteStore, Store};
+use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+
+/// A running engine with its folder, store and target.
+pub struct Harness {
+    pub engine: Engine,
+    pub store: Arc<dyn Store>,
+    pub target: Arc<dyn Target>,
+    pub root: tempfile::TempDir,
+    pub config: EngineConfig,
+}
+
+pub fn instance() -> InstanceKey {
+    InstanceKey {
+        subscription: "00000000-1111-2222-3333-444444444444".into(),
+        resource_group: "rg1".into(),
+        instance: "mi1".into(),
+    }
+}
+
+impl Harness {
+    /// An engine with `profile`, emulated time running `scale`× faster, fast polls.
+    pub async fn new(profile: Profile, scale: f64) -> Harness {
+        let root = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&root.path().join("state.db"))
+                .await
+                .expect("store"),
+        );
+        let target: Arc<dyn Target> = Arc::new(
+            EmulatedTarget::open(&root.path().join("target"), EmulatedOptions::default())
+                .expect("target"),
+        );
+        let mut config = EngineConfig::new(SourceSettings::default());
+        config.profile = profile;
+        config.clock = Arc::new(ScaledClock::new(scale));
+        config.poll_interval = Duration::from_millis(50);
+        config.lease = Duration::from_secs(5);
+        let engine = Engine::start(config.clone(), Arc::clone(&store), Arc::clone(&target));
+        Harness {
+            engine,
+            store,
+            target,
+            root,
+            config,
+        }
+    }
+
+    /// Stop this engine and start a new one on the same store and target (a restart).
+    pub fn restart(&mut self) {
+        self.engine.shutdown();
+        let mut config = self.config.clone();
+        // A new process: another node name; the old lease must run out or be ours.
+        config.node = self.config.node.clone();
+        self.engine = Engine::start(config, Arc::clone(&self.store), Arc::clone(&self.target));
+    }
+
+    /// The folder a database's backups are uploaded to.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        let dir = self.root.path().join("blobs").join(name);
+        std::fs::create_dir_all(&dir).expect("folder");
+        dir
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.path().join("target")
+    }
+
+    /// Start request over a local folder.
+    pub fn start_request(&self, database: &str, folder: &Path, last: Option<&str>) -> StartRestore {
+        StartRestore {
+            instance: instance(),
+            database: database.into(),
+            location: "westeurope".into(),
+            collation: None,
+            storage_uri: Some(format!("file://{}", folder.display())),
+            sas_token: None,
+            identity: None,
+            auto_complete: last.is_some(),
+            last_backup_name: last.map(str::to_string),
+        }
+    }
+
+    /// Poll restore details until `done` holds (liveness bound, not a performance check).
+    pub async fn wait_details(
+        &self,
+        database: &str,
+        what: &str,
+        done: impl Fn(&RestoreDetails) -> bool,
+    ) -> RestoreDetails {
+        let mut last = None;
+        for _ in 0..600 {
+            if let Ok(details) = self.engine.restore_details(&instance(), database).await {
+                if done(&details) {
+                    return details;
+                }
+                last = Some(details);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}; last details: {last:#?}");
+    }
+
+    /// Poll an operation until it is no longer InProgress.
+    pub async fn wait_operation(&self, op: &Operation) -> Operation {
+        for _ in 0..600 {
+            let now = self.engine.operation(op.id).await.expect("operation");
+            if now.status != OperationStatus::InProgress {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("operation {:?} still in progress", op.kind);
+    }
+}
+
+/// A forged chain written to a staging folder; returns (file name, path) in backup order.
+pub fn stage(spec: &ChainSpec, dir: &Path) -> Vec<(String, PathBuf)> {
+    write_chain(spec, dir)
+        .expect("forge")
+        .into_iter()
+        .map(|f| {
+            let name = f
+                .path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, f.path)
+        })
+        .collect()
+}
+
+/// Upload (copy) staged files into a folder.
+pub fn upload(files: &[(String, PathBuf)], folder: &Path) {
+    for (name, path) in files {
+        std::fs::copy(path, folder.join(name)).expect("copy");
+    }
+}
+
+/// A chain of one full, `diffs` differentials and `logs` logs of database `db`.
+pub fn chain(db: &str, diffs: u32, logs: u32) -> ChainSpec {
+    let mut spec = ChainSpec::new(DatabaseSpec::new(db));
+    spec.db.data_size = 2 * 1024 * 1024;
+    spec.diffs = diffs;
+    spec.logs = logs;
+    spec
+}
+
+/// How many times each set was restored, per the target's durable log.
+pub fn restore_counts(target_dir: &Path) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for entry in lrs_target::read_log(target_dir).expect("target log") {
+        if let Some(guid) = entry.restored_set() {
+            *counts.entry(guid).or_insert(0) += 1;
+        }
+    }
+    counts
+}

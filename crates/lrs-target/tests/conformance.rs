@@ -1,0 +1,66 @@
+//! The conformance suite on the emulated target: one test per check, each on a fresh target in
+//! its own directory.
+
+use std::sync::Arc;
+
+use lrs_target::conformance;
+use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+
+/// A fresh emulated target (and the directory that holds it, kept alive by the caller).
+fn fresh() -> (tempfile::TempDir, Arc<dyn Target>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let target = EmulatedTarget::open(dir.path(), EmulatedOptions::default()).expect("open");
+    (dir, Arc::new(target))
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (_dir, target) = fresh();
+                conformance::$name(target).await;
+            }
+        )*
+
+        /// Every check of the suite has a test here.
+        #[test]
+        fn every_check_is_run() {
+            let mut ours = vec![$(stringify!($name)),*];
+            let mut suite: Vec<&str> = conformance::all().into_iter().map(|(n, _)| n).collect();
+            ours.sort_unstable();
+            suite.sort_unstable();
+            assert_eq!(ours, suite);
+        }
+    };
+}
+
+conformance!(
+    full_diff_and_logs_apply_in_order,
+    a_log_restored_again_after_a_later_one_is_too_early,
+    the_log_just_restored_restores_again_without_change,
+    a_skipped_log_is_too_recent,
+    a_differential_of_another_full_is_refused,
+    restores_after_recovery_are_refused,
+    a_dropped_database_is_gone,
+    a_full_of_another_database_is_refused,
+    a_striped_set_needs_every_family,
+    compressed_sets_restore_and_report_their_bytes,
+    logs_follow_the_database_across_a_recovery_fork,
+    real_restoretimeclean_restores_in_order,
+    real_stopat_restores_and_a_missing_log_is_too_recent,
+    real_striped_sets_restore,
+    real_double_differential_restores,
+    real_log_ending_at_the_redo_point_restores,
+    real_compressed_full_restores,
+);
+
+/// The whole suite through `all()`, as another crate would run it, on one target per check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_runs_through_all() {
+    for (name, check) in conformance::all() {
+        let (_dir, target) = fresh();
+        eprintln!("conformance: {name}");
+        check(target).await;
+    }
+}

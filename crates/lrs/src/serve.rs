@@ -1,0 +1,283 @@
+//! `lrs serve`: the emulator itself — the ARM front end over the restore engine, with state in
+//! SQLite (default, in the data folder) or PostgreSQL, and the emulated SQL Server target.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use lrs_arm::{AuthMode, ServeConfig};
+use lrs_engine::{Engine, EngineConfig, Profile, ScaledClock};
+use lrs_source::{Secret, SourceSettings};
+use lrs_store::{Store, open_store, redact_url};
+use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+
+/// Options of `lrs serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Folder for the state database, the generated TLS certificate and the target's log.
+    #[arg(long, env = "LRS_DATA_DIR", default_value = "lrs-data")]
+    data_dir: PathBuf,
+    /// HTTPS listener (the ARM endpoint clients use); port 0 picks a free port.
+    #[arg(long, env = "LRS_HTTPS", default_value = "127.0.0.1:8443")]
+    https: SocketAddr,
+    /// Serve no HTTPS at all (only with --http).
+    #[arg(long)]
+    no_https: bool,
+    /// Also serve plain HTTP here (health checks, managed-identity tokens, SDKs with
+    /// enforce_https=False).
+    #[arg(long, env = "LRS_HTTP")]
+    http: Option<SocketAddr>,
+    /// PEM certificate for HTTPS instead of the generated one.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// State store: sqlite://PATH or postgres://… (default: SQLite in the data folder).
+    #[arg(long, env = "LRS_STORE")]
+    store: Option<String>,
+    /// Behaviour profile: the 2021 preview (47-hour patch window, CHECKSUM mandatory) or GA
+    /// (30-day jobs, CHECKSUM optional, managed identity, 150 per subscription).
+    #[arg(long, value_enum, env = "LRS_PROFILE", default_value = "lrs-2021")]
+    profile: ProfileArg,
+    /// Run emulated time this many times faster than real time (e.g. 3600: an hour a second).
+    #[arg(long, env = "LRS_TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Answer 404 for unknown managed instances instead of creating them on first use.
+    #[arg(long)]
+    strict: bool,
+    /// Bearer tokens: accept any (lenient) or only tokens this server issued (strict).
+    #[arg(long, value_enum, default_value = "lenient")]
+    auth: AuthArg,
+    /// Seconds between folder scans of an idle job.
+    #[arg(long, env = "LRS_POLL_INTERVAL", default_value_t = 2.0)]
+    poll_interval: f64,
+    /// `Retry-After` seconds on long-running operations (the real service says 15).
+    #[arg(long, default_value_t = 1)]
+    retry_after: u64,
+    /// Limit the emulated target's restore speed to this many MB/s (realistic demos).
+    #[arg(long)]
+    target_throughput_mbps: Option<f64>,
+    /// Storage account key for managed-identity access: NAME=BASE64KEY (repeatable).
+    /// Azurite's devstoreaccount1 is known already.
+    #[arg(long = "storage-account", value_name = "NAME=KEY")]
+    storage_accounts: Vec<String>,
+    /// Host names (host or host:port) whose URLs are path-style emulator URLs (Azurite in a
+    /// compose file); IP addresses and localhost always are.
+    #[arg(long = "emulator-host")]
+    emulator_hosts: Vec<String>,
+    /// S3-compatible endpoint for s3:// storage URIs.
+    #[arg(long, env = "LRS_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "LRS_S3_REGION", default_value = "us-east-1")]
+    s3_region: String,
+    /// S3 access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    s3_access_key_id: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    s3_secret_access_key: Option<String>,
+    /// This node's name when several share one PostgreSQL store.
+    #[arg(long, env = "LRS_NODE")]
+    node: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    #[value(name = "lrs-2021")]
+    Lrs2021,
+    Ga,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AuthArg {
+    Lenient,
+    Strict,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn source_settings(args: &ServeArgs) -> anyhow::Result<SourceSettings> {
+    let mut settings = SourceSettings::default();
+    for pair in &args.storage_accounts {
+        let Some((name, key)) = pair.split_once('=') else {
+            bail!("--storage-account takes NAME=BASE64KEY, got a value without '='");
+        };
+        settings = settings.with_account(name.trim(), Secret::new(key.trim()));
+    }
+    settings.emulator_hosts.clone_from(&args.emulator_hosts);
+    settings.s3.endpoint.clone_from(&args.s3_endpoint);
+    settings.s3.region.clone_from(&args.s3_region);
+    settings.s3.access_key_id.clone_from(&args.s3_access_key_id);
+    settings.s3.secret_access_key = args.s3_secret_access_key.clone().map(Secret::new);
+    settings.s3.allow_http = args
+        .s3_endpoint
+        .as_deref()
+        .is_some_and(|e| e.starts_with("http://"));
+    Ok(settings)
+}
+
+/// Run the emulator until SIGINT/SIGTERM.
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    lrs_arm::install_crypto_provider();
+    if !(args.poll_interval.is_finite() && args.poll_interval > 0.0) {
+        bail!("--poll-interval must be a positive number of seconds");
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        bail!("--time-scale must be a positive number");
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data folder {}", args.data_dir.display()))?;
+
+    let store_url = args
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("lrs.db").display()));
+    let store: Arc<dyn Store> = open_store(&store_url)
+        .await
+        .with_context(|| format!("opening the state store {}", redact_url(&store_url)))?;
+    let throughput = args
+        .target_throughput_mbps
+        .filter(|mbps| mbps.is_finite() && *mbps > 0.0)
+        .map(|mbps| (mbps * 1024.0 * 1024.0) as u64);
+    let target: Arc<dyn Target> = Arc::new(
+        EmulatedTarget::open(
+            &args.data_dir.join("target"),
+            EmulatedOptions {
+                throughput_bytes_per_sec: throughput,
+                ..EmulatedOptions::default()
+            },
+        )
+        .context("opening the emulated target")?,
+    );
+
+    let mut config = EngineConfig::new(source_settings(&args)?);
+    config.profile = match args.profile {
+        ProfileArg::Lrs2021 => Profile::lrs_2021(),
+        ProfileArg::Ga => Profile::ga(),
+    };
+    config.clock = Arc::new(ScaledClock::new(args.time_scale));
+    config.poll_interval = Duration::from_secs_f64(args.poll_interval);
+    config.strict_instances = args.strict;
+    config.node = match &args.node {
+        Some(node) => node.clone(),
+        None => node_name(&args.data_dir)?,
+    };
+    let engine = Engine::start(config, store, target);
+
+    let mut serve = ServeConfig::new(&args.data_dir);
+    serve.https_addr = (!args.no_https).then_some(args.https);
+    serve.http_addr = args.http;
+    serve.tls_cert.clone_from(&args.tls_cert);
+    serve.tls_key.clone_from(&args.tls_key);
+    serve.retry_after_secs = args.retry_after;
+    serve.auth = match args.auth {
+        AuthArg::Lenient => AuthMode::Lenient,
+        AuthArg::Strict => AuthMode::Strict,
+    };
+    let server = lrs_arm::start(serve, engine.clone())
+        .await
+        .context("starting the ARM endpoint")?;
+
+    // One machine-readable line on stdout: tests and scripts learn the ports (port 0) here.
+    let ready = serde_json::json!({
+        "https": server.https_addr().map(|a| a.to_string()),
+        "http": server.http_addr().map(|a| a.to_string()),
+        "cert": server.cert_path().map(|p| p.display().to_string()),
+        "profile": match args.profile { ProfileArg::Lrs2021 => "lrs-2021", ProfileArg::Ga => "ga" },
+    });
+    println!("{ready}");
+    if let Some(addr) = server.https_addr() {
+        eprintln!(
+            "lrs: ARM endpoint https://{addr}/  (trust {})",
+            server.cert_path().map_or_else(
+                || "the given certificate".to_string(),
+                |p| p.display().to_string()
+            )
+        );
+    }
+    if let Some(addr) = server.http_addr() {
+        eprintln!("lrs: plain HTTP on http://{addr}/");
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    engine.shutdown();
+    server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// This node's stable name, kept in the data folder: a restarted process is the same node, so
+/// it takes its jobs back at once instead of waiting for their leases to run out.
+fn node_name(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
+        _ => {
+            let name = format!("node-{}", uuid_like());
+            std::fs::write(&path, &name).with_context(|| format!("writing {}", path.display()))?;
+            Ok(name)
+        }
+    }
+}
+
+/// 16 random hex digits (from the process's hasher seed and the clock; uniqueness, not
+/// secrecy, is what matters).
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
