@@ -52,9 +52,17 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now(&self) -> DateTime<Utc> {
-        let real = self.real_origin.elapsed().as_secs_f64();
-        let emulated_us = (real * self.scale * 1e6).min(i64::MAX as f64) as i64;
-        truncate_to_micros(self.emulated_origin + TimeDelta::microseconds(emulated_us))
+        // Elapsed real time × scale, saturating far beyond any run.
+        let emulated =
+            Duration::try_from_secs_f64(self.real_origin.elapsed().as_secs_f64() * self.scale)
+                .ok()
+                .and_then(|d| TimeDelta::from_std(d).ok())
+                .unwrap_or(TimeDelta::MAX);
+        let now = self
+            .emulated_origin
+            .checked_add_signed(emulated)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        truncate_to_micros(now)
     }
 
     fn real_duration(&self, emulated: TimeDelta) -> Duration {

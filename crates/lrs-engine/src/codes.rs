@@ -131,16 +131,6 @@ pub(crate) fn not_restoring() -> EngineError {
     )
 }
 
-/// `ConflictingDatabaseOperation` (409, spec message).
-pub(crate) fn conflicting_operation() -> EngineError {
-    EngineError::Conflict {
-        code: "ConflictingDatabaseOperation",
-        message: "There is already some operation on the database and the current operation \
-                  should wait till it is done."
-            .into(),
-    }
-}
-
 fn record(code: &str, message: impl Into<String>) -> ErrorRecord {
     ErrorRecord {
         code: code.into(),

@@ -145,7 +145,7 @@ impl Engine {
 
     /// Run `job` on this node unless a live worker already does.
     fn spawn_worker(&self, job: Uuid) {
-        let runtime = {
+        let (runtime, previous) = {
             let mut jobs = match self.jobs.lock() {
                 Ok(jobs) => jobs,
                 Err(poisoned) => poisoned.into_inner(),
@@ -154,14 +154,19 @@ impl Engine {
                 return;
             }
             let runtime = Arc::new(JobRuntime::new());
-            jobs.insert(job, Arc::clone(&runtime));
-            runtime
+            let previous = jobs.insert(job, Arc::clone(&runtime));
+            (runtime, previous)
         };
         let ctx = Arc::clone(&self.ctx);
         tokio::spawn(async move {
+            // A stopped worker may still be finishing a restore: never run two at once.
+            if let Some(previous) = previous {
+                previous.wait_finished().await;
+            }
             worker::run(ctx, job, Arc::clone(&runtime)).await;
             // Leave the runtime (and its last snapshot) for restore details; mark it ended.
             runtime.cancel.cancel();
+            runtime.finished.send_replace(true);
         });
     }
 
@@ -575,7 +580,9 @@ impl Engine {
         Ok(operation)
     }
 
-    /// Drop a database (stop for an LRS one: the job ends and cannot resume).
+    /// Drop a database (stop for an LRS one: the job ends and cannot resume). The database is
+    /// gone from the API at once; the target drops it once the job's worker has let go of it,
+    /// and the drop operation then turns `Succeeded`.
     pub async fn drop_database(
         &self,
         instance: &InstanceKey,
@@ -583,20 +590,10 @@ impl Engine {
     ) -> Result<Operation, EngineError> {
         let database = self.database(instance, name).await?;
         let store = &self.ctx.store;
-        if store
-            .list_open_operations(database.id)
-            .await?
-            .iter()
-            .any(|op| op.kind == OperationKind::DropDatabase)
-        {
-            return Err(codes::conflicting_operation());
-        }
         let operation = self
             .new_operation(OperationKind::DropDatabase, &database, name)
             .await?;
-        store
-            .set_database_status(database.id, DatabaseStatus::Stopping)
-            .await?;
+        let mut worker = None;
         if let Some(job) = store.job_for_database(database.id).await? {
             let now = self.ctx.clock.now();
             let stopped = self
@@ -610,21 +607,39 @@ impl Engine {
                     true
                 })
                 .await?;
-            if let Some(runtime) = self.runtime(job.id) {
+            worker = self.runtime(job.id);
+            if let Some(runtime) = &worker {
                 runtime.cancel.cancel();
             }
             if let Some(job) = stopped {
                 self.ctx.settle_operations(&job).await?;
             }
         }
-        if let Err(e) = self.ctx.target.drop_database(&database.name).await {
-            warn!(database = %database.name, "target could not drop the database: {e}");
-        }
         store.delete_database(database.id).await?;
-        let now = self.ctx.clock.now();
-        store
-            .finish_operation(operation.id, OperationStatus::Succeeded, None, now)
-            .await?;
+        let ctx = Arc::clone(&self.ctx);
+        let op_id = operation.id;
+        tokio::spawn(async move {
+            if let Some(runtime) = worker {
+                runtime.wait_finished().await;
+            }
+            let (status, error) = match ctx.target.drop_database(&database.name).await {
+                Ok(()) => (OperationStatus::Succeeded, None),
+                Err(e) => {
+                    warn!(database = %database.name, "target could not drop the database: {e}");
+                    (
+                        OperationStatus::Failed,
+                        Some(lrs_store::ErrorRecord {
+                            code: "InternalServerError".into(),
+                            message: format!("The database could not be dropped: {e}"),
+                        }),
+                    )
+                }
+            };
+            let now = ctx.clock.now();
+            if let Err(e) = ctx.store.finish_operation(op_id, status, error, now).await {
+                warn!(operation = %op_id, "could not record the end of a drop: {e}");
+            }
+        });
         Ok(operation)
     }
 
@@ -688,8 +703,11 @@ impl Engine {
                 continue;
             }
             affected += 1;
-            if let Some(runtime) = self.runtime(job.id) {
+            let worker = self.runtime(job.id);
+            if let Some(runtime) = &worker {
                 runtime.cancel.cancel();
+                // The interrupted restore ends before the database is touched again.
+                runtime.wait_finished().await;
             }
             let restored_any = self
                 .ctx

@@ -32,6 +32,9 @@ use crate::context::Context;
 /// Headers of new files are read this many at a time (the first scan of a big folder).
 const HEADER_READ_CONCURRENCY: usize = 32;
 
+/// Restore history by BackupSetGUID: (started, finished).
+pub(crate) type History = HashMap<Guid, (DateTime<Utc>, Option<DateTime<Utc>>)>;
+
 /// What the API can see of a running job, refreshed by its worker after every step.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
@@ -40,7 +43,7 @@ pub(crate) struct Snapshot {
     /// The folder's blobs at the last scan, as (name, upload time, size).
     pub(crate) listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
     /// Restore history by BackupSetGUID: (started, finished).
-    pub(crate) history: Arc<HashMap<Guid, (DateTime<Utc>, Option<DateTime<Utc>>)>>,
+    pub(crate) history: Arc<History>,
     /// Why the job waits, when it does (besides the plan's own block).
     pub(crate) note: Option<String>,
 }
@@ -51,6 +54,9 @@ pub(crate) struct JobRuntime {
     pub(crate) cancel: CancellationToken,
     pub(crate) wake: Notify,
     pub(crate) snapshot: RwLock<Snapshot>,
+    /// Turns true when the worker task has returned (a replacement waits for it, so two
+    /// workers never drive one job).
+    pub(crate) finished: tokio::sync::watch::Sender<bool>,
 }
 
 impl JobRuntime {
@@ -59,7 +65,14 @@ impl JobRuntime {
             cancel: CancellationToken::new(),
             wake: Notify::new(),
             snapshot: RwLock::new(Snapshot::default()),
+            finished: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Wait until this runtime's worker has returned.
+    pub(crate) async fn wait_finished(&self) {
+        let mut finished = self.finished.subscribe();
+        let _ = finished.wait_for(|done| *done).await;
     }
 }
 
@@ -87,7 +100,7 @@ pub(crate) struct JobFiles {
     pub(crate) media: HashMap<String, Arc<BackupMedia>>,
     /// Listing entries by name (for readers).
     pub(crate) entries: HashMap<String, BlobEntry>,
-    pub(crate) history: HashMap<Guid, (DateTime<Utc>, Option<DateTime<Utc>>)>,
+    pub(crate) history: History,
 }
 
 impl JobFiles {
@@ -231,9 +244,7 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
             Ok(true) => continue,
             Ok(false) => {}
             Err(halt) => {
-                if let Err(message) = worker.halt(halt).await {
-                    return Err(message);
-                }
+                worker.halt(halt).await?;
                 if worker.ended().await {
                     return Ok(());
                 }
@@ -379,11 +390,10 @@ impl Worker<'_> {
             .sequence()
             .find(|s| s.status == SetStatus::Queued)
             .cloned()
+            && self.may_restore(&plan, &next)
         {
-            if self.may_restore(&plan, &next) {
-                self.restore(&plan, &next).await?;
-                return Ok(true);
-            }
+            self.restore(&plan, &next).await?;
+            return Ok(true);
         }
         if self.ready_to_complete(&plan) {
             self.begin_completion().await?;
@@ -613,6 +623,11 @@ impl Worker<'_> {
                 self.publish(&after, None).await;
                 Ok(())
             }
+            // 3101: the database is held by another restore (a worker being replaced): retry.
+            Err(TargetError::Sql {
+                number: 3101,
+                message,
+            }) => Err(Halt::Retry(message)),
             Err(TargetError::Sql { number, message }) => {
                 let index = plan
                     .sequence()

@@ -459,3 +459,62 @@ async fn a_restarted_engine_resumes_and_applies_every_set_once() {
     assert_eq!(counts.len(), 5);
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
 }
+
+#[tokio::test]
+async fn a_failover_before_the_first_full_is_restored_aborts_and_drops_the_database() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let folder = h.folder("early");
+    let op = h
+        .engine
+        .start_restore(h.start_request("Early", &folder, None))
+        .await
+        .expect("start");
+    assert_eq!(h.engine.failover(&instance()).await.expect("failover"), 1);
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    assert_eq!(
+        done.error.expect("error").code,
+        "LogReplayAbortedByFailover"
+    );
+    assert!(matches!(
+        h.engine.database(&instance(), "Early").await,
+        Err(EngineError::DatabaseNotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_failover_or_a_ga_system_update_after_the_full_only_interrupts_the_job() {
+    let h = Harness::new(Profile::ga(), 1.0).await;
+    let files = stage(&chain("Late", 0, 3), &h.root.path().join("staging"));
+    let folder = h.folder("late");
+    upload(&files[..2], &folder);
+    let op = h
+        .engine
+        .start_restore(h.start_request("Late", &folder, None))
+        .await
+        .expect("start");
+    let second = files[1].0.clone();
+    h.wait_details("Late", "full and first log", |d| {
+        d.last_restored_file_name.as_deref() == Some(second.as_str())
+    })
+    .await;
+    assert_eq!(h.engine.failover(&instance()).await.expect("failover"), 1);
+    assert_eq!(h.engine.system_patch().await.expect("patch"), 1);
+    upload(&files[2..], &folder);
+    let last = files.last().expect("files").0.clone();
+    h.wait_details("Late", "the rest after the interruptions", |d| {
+        d.last_restored_file_name.as_deref() == Some(last.as_str())
+    })
+    .await;
+    h.engine
+        .complete_restore(&instance(), "Late", Some(last))
+        .await
+        .expect("complete");
+    assert_eq!(
+        h.wait_operation(&op).await.status,
+        OperationStatus::Succeeded
+    );
+    let counts = restore_counts(&h.target_dir());
+    assert_eq!(counts.len(), 4);
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}

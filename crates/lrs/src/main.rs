@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod forge;
 mod inspect;
 mod plan;
@@ -26,6 +27,11 @@ struct Cli {
 enum Command {
     /// Run the emulator: the ARM endpoint (HTTPS) over the restore engine.
     Serve(Box<serve::ServeArgs>),
+    /// Emulate system events (software update, failover) on a running server.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Print the commands that point the Azure CLI at a running server.
+    AzSetup(admin::AzSetupArgs),
     /// One row per backup set, like RESTORE HEADERONLY.
     Headeronly(inspect::InspectArgs),
     /// The database files of each backup set, like RESTORE FILELISTONLY.
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
+            Command::Admin(command) => admin::run(command).await,
+            Command::AzSetup(args) => admin::az_setup(&args),
             Command::Forge(command) => forge::run(command),
             Command::Plan(args) => plan::run(args).await,
             Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,

@@ -161,10 +161,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store: Arc<dyn Store> = open_store(&store_url)
         .await
         .with_context(|| format!("opening the state store {}", redact_url(&store_url)))?;
+    // Whole bytes per second; a rate beyond u64 is no limit at all.
     let throughput = args
         .target_throughput_mbps
         .filter(|mbps| mbps.is_finite() && *mbps > 0.0)
-        .map(|mbps| (mbps * 1024.0 * 1024.0) as u64);
+        .and_then(|mbps| format!("{:.0}", mbps * 1024.0 * 1024.0).parse::<u64>().ok());
     let target: Arc<dyn Target> = Arc::new(
         EmulatedTarget::open(
             &args.data_dir.join("target"),

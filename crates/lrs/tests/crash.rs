@@ -64,7 +64,7 @@ async fn migrate_with_kills(store_args: &[String], kills: u32) {
         .clone();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
+        .map_or(1, |d| d.as_secs() ^ u64::from(d.subsec_nanos()))
         | 1;
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed);

@@ -56,10 +56,10 @@ impl TestServer {
         };
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(r) = client.get(format!("{}/healthz", server.http)).send().await {
-                if r.status().is_success() {
-                    return server;
-                }
+            if let Ok(r) = client.get(format!("{}/healthz", server.http)).send().await
+                && r.status().is_success()
+            {
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -1,0 +1,138 @@
+//! `lrs admin …` (emulate system events on a running server) and `lrs az-setup` (the commands
+//! that point the Azure CLI at it).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+
+/// Where the running server is and how to trust it.
+#[derive(Debug, Args)]
+pub(crate) struct Endpoint {
+    /// Base URL of `lrs serve`.
+    #[arg(long, env = "LRS_ENDPOINT", default_value = "https://localhost:8443")]
+    endpoint: String,
+    /// CA certificate (PEM) to trust for HTTPS: the one `lrs serve` generated.
+    #[arg(long, env = "LRS_CACERT", default_value = "lrs-data/tls/cert.pem")]
+    cacert: PathBuf,
+}
+
+/// System events the real service undergoes, on demand.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// A system-managed software update now: stops `lrs-2021` jobs past their 47-hour window;
+    /// suspends and resumes `ga` jobs.
+    SystemPatch(Endpoint),
+    /// A failover of one managed instance now: a job still restoring its first full fails and
+    /// its database is dropped; other jobs resume.
+    Failover {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// Subscription id.
+        #[arg(long)]
+        subscription: String,
+        /// Resource group.
+        #[arg(long)]
+        resource_group: String,
+        /// Managed instance name.
+        #[arg(long)]
+        instance: String,
+    },
+}
+
+fn client(endpoint: &Endpoint) -> anyhow::Result<reqwest::Client> {
+    lrs_arm::install_crypto_provider();
+    let mut builder = reqwest::Client::builder();
+    if endpoint.endpoint.starts_with("https://") {
+        let pem = std::fs::read(&endpoint.cacert).with_context(|| {
+            format!(
+                "reading the server's certificate {} (give --cacert)",
+                endpoint.cacert.display()
+            )
+        })?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .context("the --cacert file is not a PEM certificate bundle")?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// Run `lrs admin …`.
+pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
+    let (endpoint, path, query) = match &command {
+        AdminCommand::SystemPatch(endpoint) => (endpoint, "/admin/system-patch", Vec::new()),
+        AdminCommand::Failover {
+            endpoint,
+            subscription,
+            resource_group,
+            instance,
+        } => (
+            endpoint,
+            "/admin/failover",
+            vec![
+                ("subscription", subscription.as_str()),
+                ("resourceGroup", resource_group.as_str()),
+                ("instance", instance.as_str()),
+            ],
+        ),
+    };
+    let base = format!("{}{path}", endpoint.endpoint.trim_end_matches('/'));
+    let url = url::Url::parse_with_params(&base, &query)
+        .with_context(|| format!("--endpoint is not a URL: {base}"))?;
+    let response = client(endpoint)?
+        .post(url.clone())
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("POST {url} answered {status}: {body}");
+    }
+    println!("{body}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `lrs az-setup`.
+#[derive(Debug, Args)]
+pub(crate) struct AzSetupArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    /// Name of the az cloud to register.
+    #[arg(long, default_value = "LrsEmu")]
+    cloud: String,
+    /// Tenant id for the service-principal login.
+    #[arg(long, default_value = lrs_arm::DEFAULT_TENANT_ID)]
+    tenant: String,
+}
+
+/// Print the commands that point the Azure CLI at this server (arm-contract.md §5.1).
+pub(crate) fn az_setup(args: &AzSetupArgs) -> anyhow::Result<ExitCode> {
+    let endpoint = args.endpoint.endpoint.trim_end_matches('/');
+    if !endpoint.starts_with("https://") {
+        bail!("az needs an https endpoint (bearer tokens are refused over http): {endpoint}");
+    }
+    let cert = std::fs::canonicalize(&args.endpoint.cacert)
+        .unwrap_or_else(|_| args.endpoint.cacert.clone());
+    println!("# Point the Azure CLI at the LRS emulator (isolated profile; paste into a shell)");
+    println!("export AZURE_CONFIG_DIR=\"$PWD/.azure-lrs\"");
+    println!("export REQUESTS_CA_BUNDLE={}", cert.display());
+    println!("az config set core.instance_discovery=false core.collect_telemetry=false");
+    println!(
+        "az cloud register -n {cloud} --endpoint-resource-manager {endpoint}/ \\\n  \
+         --endpoint-active-directory {endpoint} \\\n  \
+         --endpoint-active-directory-resource-id https://management.core.windows.net/ \\\n  \
+         --skip-endpoint-discovery",
+        cloud = args.cloud
+    );
+    println!("az cloud set -n {}", args.cloud);
+    println!(
+        "az login --service-principal -u 22222222-2222-2222-2222-222222222222 -p any-secret \
+         --tenant {}",
+        args.tenant
+    );
+    Ok(ExitCode::SUCCESS)
+}
