@@ -102,7 +102,10 @@ pub(crate) fn restore_details(job: &Job, snapshot: &Snapshot) -> RestoreDetails 
             "Failed".to_string(),
             job.error.as_ref().map(|e| e.message.clone()),
         ),
-        JobState::Restoring if blocked.is_some() && restoring.is_none() => {
+        // Blocked only once everything before the block is restored: the job is waiting.
+        JobState::Restoring
+            if blocked.is_some() && plan.sequence().all(|s| s.status == SetStatus::Restored) =>
+        {
             ("Blocked".to_string(), blocked)
         }
         state => (
