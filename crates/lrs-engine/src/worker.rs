@@ -480,7 +480,7 @@ impl Worker<'_> {
             delta
                 .listing
                 .iter()
-                .map(|e| (e.name.clone(), e.last_modified, e.size))
+                .map(|e| (e.name.clone(), truncate_to_micros(e.last_modified), e.size))
                 .collect(),
         );
         for name in &delta.removed {

@@ -272,3 +272,81 @@ async fn managed_identity_reads_with_the_configured_account_key_under_ga() {
     let done = h.wait_operation(&op).await;
     assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn continuous_mode_on_azurite_restores_uploads_during_the_run_until_complete() {
+    let Some(azurite) = azurite() else { return };
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    azurite.create_container("live").await.expect("container");
+    let files = stage(&chain("Live", 0, 3), &h.root.path().join("staging-live"));
+    let put = |i: usize| {
+        let (name, path) = files[i].clone();
+        let azurite = &azurite;
+        async move {
+            let bytes = std::fs::read(&path).expect("read staged file");
+            azurite
+                .upload("live", &format!("db/{name}"), bytes)
+                .await
+                .expect("upload");
+        }
+    };
+    put(0).await;
+    put(1).await;
+    let now = Utc::now();
+    let sas = azurite.container_sas(
+        "live",
+        "rl",
+        now - TimeDelta::minutes(1),
+        now + TimeDelta::hours(1),
+    );
+    let op = h
+        .engine
+        .start_restore(request(
+            "Live",
+            azurite.container_url("live", "db"),
+            Some(sas),
+            None,
+        ))
+        .await
+        .expect("start");
+    let first_log = files[1].0.clone();
+    h.wait_details("Live", "the first log", |d| {
+        d.last_restored_file_name.as_deref() == Some(first_log.as_str())
+    })
+    .await;
+    put(2).await;
+    put(3).await;
+    let last = files[3].0.clone();
+    let details = h
+        .wait_details("Live", "the uploaded logs", |d| {
+            d.last_restored_file_name.as_deref() == Some(last.as_str())
+        })
+        .await;
+    assert_eq!(details.number_of_files_detected, 4);
+    assert_eq!(details.number_of_files_restored, 4);
+    assert_eq!(
+        details.last_uploaded_file_name.as_deref(),
+        Some(last.as_str())
+    );
+    let complete = h
+        .engine
+        .complete_restore(&instance(), "Live", Some(last))
+        .await
+        .expect("complete");
+    assert_eq!(
+        h.wait_operation(&complete).await.status,
+        OperationStatus::Succeeded
+    );
+    assert_eq!(
+        h.wait_operation(&op).await.status,
+        OperationStatus::Succeeded
+    );
+    assert_eq!(
+        h.engine
+            .database(&instance(), "Live")
+            .await
+            .expect("db")
+            .status,
+        DatabaseStatus::Online
+    );
+}
