@@ -128,7 +128,9 @@ pub(crate) fn restore_details(job: &Job, snapshot: &Snapshot) -> RestoreDetails 
         percent_completed: percent,
         current_restored_size_mb: restored / MB,
         current_restore_plan_size_mb: planned / MB,
-        current_backup_type: restoring.map(|s| kind_name(s.kind).to_string()),
+        current_backup_type: restoring
+            .or(last_restored.map(|(_, s)| s))
+            .map(|s| kind_name(s.kind).to_string()),
         current_restoring_file_name: restoring
             .or(last_restored.map(|(_, s)| s))
             .map(|s| s.first_stripe_name.to_string()),

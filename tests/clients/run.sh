@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The real-client suite: the unmodified Azure CLI (az sql midb log-replay …) and azure-mgmt-sql
+# against `lrs serve` over HTTPS with certificate verification on, with backups in Azurite.
+#
+# It builds the lrs binary (cargo build -p lrs --locked; LRS_BIN=path skips that), starts an
+# in-memory Azurite and `lrs serve` on free loopback ports, logs az in to an isolated profile
+# (a temporary AZURE_CONFIG_DIR with a cloud whose ARM and AAD endpoints are the emulator:
+# arm-contract.md §5.1), runs pytest on this folder, and stops everything it started.
+#
+#   tests/clients/setup.sh    # once: the clients into tests/clients/.venv and .venv-stable
+#   tests/clients/run.sh      # extra arguments go to pytest, e.g. -k continuous -x
+#
+# Under CI (CI=true) a missing tool is an error; elsewhere the suite is skipped with a message.
+# LRS_CLIENTS_KEEP=1 keeps the scratch folder (server log, data) for a look afterwards.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="${LRS_CLIENTS_VENV:-$here/.venv}"
+ci="${CI:-}"
+
+unavailable() {
+  if [ -n "$ci" ]; then
+    echo "error: $1" >&2
+    exit 1
+  fi
+  echo "warning: $1: the real-client suite (tests/clients) is skipped" >&2
+  exit 0
+}
+
+stable_venv="${LRS_CLIENTS_STABLE_VENV:-$here/.venv-stable}"
+installed() { # venv requirements-file: installed from exactly this file by setup.sh
+  [ -x "$1/bin/python" ] &&
+    [ "$(cat "$1/.requirements.sha256" 2>/dev/null)" = "$(sha256sum "$2" | cut -d' ' -f1)" ]
+}
+installed "$venv" "$here/requirements.txt" && installed "$stable_venv" "$here/requirements-stable.txt" ||
+  unavailable "the Python clients in $venv and $stable_venv are missing or out of date (run tests/clients/setup.sh)"
+command -v azurite-blob >/dev/null 2>&1 ||
+  unavailable "azurite-blob is not installed (scripts/services/azurite.sh install)"
+py="$venv/bin/python"
+
+if [ -z "${LRS_BIN:-}" ]; then
+  (cd "$root" && cargo build -p lrs --locked)
+  LRS_BIN="$root/target/debug/lrs"
+fi
+[ -x "$LRS_BIN" ] || { echo "error: $LRS_BIN is not an executable" >&2; exit 1; }
+LRS_BIN="$(cd "$(dirname "$LRS_BIN")" && pwd)/$(basename "$LRS_BIN")" # pytest runs elsewhere
+
+# The servers started here and by the tests take their settings from the command line only:
+# a developer's LRS_STORE, LRS_PROFILE… must not change what the suite tests.
+unset LRS_DATA_DIR LRS_HTTPS LRS_HTTP LRS_STORE LRS_PROFILE LRS_TIME_SCALE LRS_POLL_INTERVAL \
+  LRS_S3_ENDPOINT LRS_S3_REGION LRS_NODE
+export NO_COLOR=1 # plain server logs
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/lrs-clients.XXXXXX")"
+azurite_pid=""
+lrs_pid=""
+stop_services() {
+  local status=$?
+  for pid in $lrs_pid $azurite_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ "$status" -ne 0 ] && [ -f "$work/serve.log" ]; then
+    echo "--- lrs serve stderr (last 60 lines; full log: $work/serve.log) ---" >&2
+    tail -n 60 "$work/serve.log" >&2 || true
+    echo "--- azurite (last 20 lines) ---" >&2
+    tail -n 20 "$work/azurite.log" >&2 || true
+  fi
+  if [ -n "${LRS_CLIENTS_KEEP:-}" ] || [ "$status" -ne 0 ]; then
+    echo "scratch folder kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit "$status"
+}
+trap stop_services EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port (the kernel picks it; nothing else binds it in the meantime in practice).
+free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # host port seconds
+  "$py" - "$1" "$2" "$3" <<'EOF'
+import socket, sys, time
+host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+deadline = time.monotonic() + limit
+while True:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(f"nothing listens on {host}:{port} after {limit:.0f} s")
+        time.sleep(0.1)
+EOF
+}
+
+# Azurite, in memory.
+azurite_port="$(free_port)"
+azurite-blob --inMemoryPersistence --skipApiVersionCheck --disableTelemetry \
+  --blobHost 127.0.0.1 --blobPort "$azurite_port" --silent >"$work/azurite.log" 2>&1 &
+azurite_pid=$!
+wait_port 127.0.0.1 "$azurite_port" 30
+
+# lrs serve: HTTPS (the ARM endpoint) and plain HTTP on free ports; it prints one JSON line.
+"$LRS_BIN" serve --data-dir "$work/lrs" --https 127.0.0.1:0 --http 127.0.0.1:0 \
+  --poll-interval 0.2 --retry-after 1 >"$work/serve.json" 2>"$work/serve.log" &
+lrs_pid=$!
+ready=""
+for _ in $(seq 600); do
+  # The line is whole once the file holds a newline.
+  if [ "$(wc -l <"$work/serve.json")" -ge 1 ]; then
+    ready="$(head -n1 "$work/serve.json")"
+    break
+  fi
+  kill -0 "$lrs_pid" 2>/dev/null || { echo "error: lrs serve exited before it was ready" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$ready" ] || { echo "error: lrs serve printed no ready line within 60 s" >&2; exit 1; }
+field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$ready" "$1"; }
+https_addr="$(field https)"
+http_addr="$(field http)"
+cert="$(field cert)"
+https_port="${https_addr##*:}"
+wait_port 127.0.0.1 "$https_port" 10
+echo "lrs serve: https://localhost:$https_port (cert $cert), http://$http_addr; azurite: 127.0.0.1:$azurite_port"
+
+export CLIENTS_LRS_BIN="$LRS_BIN"
+export CLIENTS_ARM="https://localhost:$https_port"
+export CLIENTS_HTTP="http://$http_addr"
+export CLIENTS_CERT="$cert"
+export CLIENTS_AZURITE="http://127.0.0.1:$azurite_port"
+export CLIENTS_WORK="$work"
+export CLIENTS_AZ="$venv/bin/az"
+export CLIENTS_STABLE_PYTHON="$stable_venv/bin/python"
+export REQUESTS_CA_BUNDLE="$cert"   # az, MSAL and azure-core trust the emulator's certificate
+export AZURE_CONFIG_DIR="$work/az"  # an isolated az profile
+export AZURE_CORE_ONLY_SHOW_ERRORS=true
+unset AZURE_CLI_DISABLE_CONNECTION_VERIFICATION IDENTITY_ENDPOINT IDENTITY_HEADER MSI_ENDPOINT
+
+az_step() { # az args…: run, and on failure show what az said
+  local out
+  if ! out="$("$venv/bin/az" "$@" 2>&1)"; then
+    echo "error: az $* failed:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+}
+tenant="00000000-0000-0000-0000-00000000000a"
+az_step config set core.instance_discovery=false core.collect_telemetry=false
+az_step cloud register -n LrsEmu --endpoint-resource-manager "$CLIENTS_ARM/" \
+  --endpoint-active-directory "$CLIENTS_ARM" \
+  --endpoint-active-directory-resource-id https://management.core.windows.net/ \
+  --skip-endpoint-discovery
+az_step cloud set -n LrsEmu
+az_step login --service-principal -u 22222222-2222-2222-2222-222222222222 -p not-a-secret \
+  --tenant "$tenant"
+CLIENTS_SUBSCRIPTION="$("$venv/bin/az" account show --query id -o tsv)"
+export CLIENTS_SUBSCRIPTION
+echo "az logged in to cloud LrsEmu, subscription $CLIENTS_SUBSCRIPTION"
+
+cd "$here"
+"$py" -m pytest -p no:cacheprovider -o junit_family=xunit2 "$@"
