@@ -40,7 +40,10 @@ py="$venv/bin/python"
 
 if [ -z "${LRS_BIN:-}" ]; then
   (cd "$root" && cargo build -p lrs --locked)
-  LRS_BIN="$root/target/debug/lrs"
+  # Honour CARGO_TARGET_DIR (relative to the workspace root, as cargo does).
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+  LRS_BIN="$target_dir/debug/lrs"
 fi
 [ -x "$LRS_BIN" ] || { echo "error: $LRS_BIN is not an executable" >&2; exit 1; }
 LRS_BIN="$(cd "$(dirname "$LRS_BIN")" && pwd)/$(basename "$LRS_BIN")" # pytest runs elsewhere
