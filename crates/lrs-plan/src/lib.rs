@@ -13,10 +13,15 @@
 //!   database's current recovery fork; logs without records are skipped; LastLSN < R is too
 //!   early (4326); FirstLSN > R is a gap (4305): the plan blocks, waiting for LSN R.
 
+mod chain;
+mod chunked;
 mod errors;
+mod plan;
 mod planner;
+mod report;
 mod sets;
 
 pub use errors::{SqlError, too_early, too_recent, wrong_differential_base};
-pub use planner::{Blocked, Plan, PlannedSet, Planner, SetStatus, Unrestorable};
+pub use plan::{Blocked, Plan, PlannedSet, SetStatus, Unrestorable};
+pub use planner::Planner;
 pub use sets::{Options, SetKind, SourceFile, StripeRef};

@@ -261,3 +261,32 @@ fn an_empty_log_is_skipped() {
     assert_eq!(empty.sql_error, None);
     assert_eq!(p.order.len(), 3);
 }
+
+#[test]
+fn headers_come_from_the_lowest_media_family_whatever_the_upload_order() {
+    let files = forged(ChainSpec {
+        logs: 3,
+        stripes: 2,
+        ..spec(10)
+    });
+    let reference = plan(files.clone());
+    assert_eq!(reference.order.len(), 4);
+    // Family 2 of log 2 disagrees with family 1: it would place the set after log 3 and gives
+    // another size. Family 1's values must win even when family 2 arrives first and the chain
+    // was planned before family 1 came (the set then moves in log order).
+    let (mut late, mut first): (Vec<SourceFile>, Vec<SourceFile>) = files
+        .into_iter()
+        .partition(|f| f.name != "Sales_LOG_00002_2of2.trn");
+    assert_eq!(first.len(), 1, "family 2 of log 2");
+    let header = &mut first[0].content.as_mut().expect("parsed").sets[0].header;
+    header.first_lsn.vlf += 1000;
+    header.last_lsn.vlf += 1000;
+    header.backup_size += 1;
+    late.reverse();
+    let mut planner = Planner::new(Options::default());
+    for file in first.into_iter().chain(late) {
+        planner.add_file(file);
+        let _ = planner.plan();
+    }
+    assert_eq!(planner.plan(), reference);
+}
