@@ -244,6 +244,12 @@ async fn serve(
                 }
             },
         };
+        // Answers are small and written whole: without this, Nagle's algorithm holds the last
+        // segment of an answer until the client's next request acknowledges the previous one
+        // (seen as 5–40 ms latency over HTTP/2 in docs/benchmarks.md).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
         let service = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {

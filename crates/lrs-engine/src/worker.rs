@@ -187,6 +187,8 @@ struct Worker<'a> {
     scanner: Scanner,
     files: JobFiles,
     listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
+    /// The plan as of the last change; an idle poll (nothing new, nothing restored) reuses it.
+    plan: Option<Arc<Plan>>,
 }
 
 async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), String> {
@@ -227,6 +229,7 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
         scanner: Scanner::new(),
         files,
         listing: Arc::new(Vec::new()),
+        plan: None,
     };
     // The store's files are known already: a restart re-reads only what changed since.
     for entry in worker.files.entries.values() {
@@ -236,6 +239,18 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
         Ok(()) => {}
         Err(halt) => return worker.halt(halt).await,
     }
+    // Publish what the store knows before the first scan (which may take a while on a big
+    // folder), so restore details never have to rebuild the plan from the store meanwhile.
+    worker.listing = Arc::new(
+        worker
+            .files
+            .entries
+            .values()
+            .map(|e| (e.name.clone(), e.last_modified, e.size))
+            .collect(),
+    );
+    let plan = Arc::new(worker.files.planner.plan());
+    worker.publish(&plan, None).await;
     loop {
         if runtime.cancel.is_cancelled() {
             return Ok(());
@@ -381,9 +396,16 @@ impl Worker<'_> {
             self.finish_completion().await?;
             return Ok(false);
         }
-        self.scan().await?;
-        let plan = Arc::new(self.files.planner.plan());
-        self.publish(&plan, None).await;
+        let changed = self.scan().await?;
+        let plan = match (&self.plan, changed) {
+            (Some(plan), false) => Arc::clone(plan),
+            _ => {
+                let plan = Arc::new(self.files.planner.plan());
+                self.plan = Some(Arc::clone(&plan));
+                self.publish(&plan, None).await;
+                plan
+            }
+        };
         self.check_plan(&plan)?;
 
         if let Some(next) = plan
@@ -466,16 +488,20 @@ impl Worker<'_> {
         Ok(())
     }
 
-    /// List the folder; read headers of new or changed files; forget removed ones.
-    async fn scan(&mut self) -> Result<(), Halt> {
+    /// List the folder; read headers of new or changed files; forget removed ones. Returns
+    /// whether the folder changed.
+    async fn scan(&mut self) -> Result<bool, Halt> {
         let delta = match self.scanner.scan(self.source.as_ref()).await {
             Ok(delta) => delta,
             Err(e) if e.is_transient() => {
                 debug!(job = %self.job.id, "listing failed, will retry: {e}");
-                return Ok(());
+                return Ok(false);
             }
             Err(e) => return Err(Halt::Fail(source_error_record(&e))),
         };
+        if delta.is_unchanged() {
+            return Ok(false);
+        }
         self.listing = Arc::new(
             delta
                 .listing
@@ -496,7 +522,7 @@ impl Worker<'_> {
             .cloned()
             .collect();
         if fresh.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let source = Arc::clone(&self.source);
         let mut reads = futures::stream::iter(fresh.into_iter().map(|entry| {
@@ -556,7 +582,7 @@ impl Worker<'_> {
             });
             self.files.entries.insert(entry.name.clone(), entry);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Restore one set: persist, apply, persist.
@@ -608,6 +634,7 @@ impl Worker<'_> {
             .await?;
         self.files.history.insert(guid, (started, None));
         self.files.planner.mark_restoring(guid);
+        self.plan = None;
         let restoring = Arc::new(self.files.planner.plan());
         self.publish(&restoring, None).await;
         info!(job = %self.job.id, file = %set.first_stripe_name, kind = kind_name(set.kind), "restoring backup set");
@@ -621,6 +648,7 @@ impl Worker<'_> {
                 self.files.planner.mark_restored(guid);
                 let after = Arc::new(self.files.planner.plan());
                 self.publish(&after, None).await;
+                self.plan = Some(after);
                 Ok(())
             }
             // 3101: the database is held by another restore (a worker being replaced): retry.
