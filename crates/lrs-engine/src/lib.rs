@@ -123,6 +123,15 @@ impl Engine {
         }
     }
 
+    /// [`Engine::shutdown`], then wait until every worker has returned (a restore in flight
+    /// finishes first), so that another engine may take the jobs over safely.
+    pub async fn stop(&self) {
+        self.shutdown();
+        for runtime in self.runtimes() {
+            runtime.wait_finished().await;
+        }
+    }
+
     /// The engine's clock (emulated time).
     pub fn now(&self) -> chrono::DateTime<Utc> {
         self.ctx.clock.now()

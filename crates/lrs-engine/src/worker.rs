@@ -638,7 +638,29 @@ impl Worker<'_> {
         let restoring = Arc::new(self.files.planner.plan());
         self.publish(&restoring, None).await;
         info!(job = %self.job.id, file = %set.first_stripe_name, kind = kind_name(set.kind), "restoring backup set");
-        match ctx.target.restore(&self.database, stripes).await {
+        // Keep the lease while the restore runs (a big set may outlast it). If the lease is
+        // lost, another node owns the job now: drop the restore (a dropped restore writes
+        // nothing) and leave.
+        let restored = {
+            let restore = ctx.target.restore(&self.database, stripes);
+            tokio::pin!(restore);
+            let period = (ctx.lease / 3)
+                .to_std()
+                .unwrap_or(Duration::from_secs(10))
+                .max(Duration::from_millis(50));
+            loop {
+                tokio::select! {
+                    result = &mut restore => break result,
+                    () = tokio::time::sleep(period) => {
+                        let now = Utc::now();
+                        if !ctx.store.claim_job(self.job.id, &ctx.node, now, now + ctx.lease).await? {
+                            return Err(Halt::Gone);
+                        }
+                    }
+                }
+            }
+        };
+        match restored {
             Ok(_) => {
                 let finished = ctx.clock.now();
                 ctx.store

@@ -8,7 +8,7 @@ use chrono::{TimeDelta, Utc};
 use lrs_engine::{EngineError, Profile, StartRestore};
 use lrs_source::testing::Azurite;
 use lrs_store::{DatabaseStatus, OperationStatus};
-use support::{Harness, chain, instance, restore_counts, stage};
+use support::{Harness, chain, instance, stage};
 
 fn azurite() -> Option<Azurite> {
     match Azurite::start() {
@@ -99,9 +99,7 @@ async fn a_migration_from_azurite_with_a_read_list_sas_completes() {
         Some(last.as_str())
     );
     // full, diff, and the log after the diff.
-    let counts = restore_counts(&h.target_dir());
-    assert_eq!(counts.len(), 3, "{counts:?}");
-    assert!(counts.values().all(|&n| n == 1));
+    h.assert_applied_once(3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -310,10 +308,7 @@ async fn continuous_mode_on_azurite_restores_uploads_during_the_run_until_comple
         .await
         .expect("start");
     let first_log = files[1].0.clone();
-    h.wait_details("Live", "the first log", |d| {
-        d.last_restored_file_name.as_deref() == Some(first_log.as_str())
-    })
-    .await;
+    h.wait_restored("Live", &first_log).await;
     put(2).await;
     put(3).await;
     let last = files[3].0.clone();

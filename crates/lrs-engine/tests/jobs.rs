@@ -5,7 +5,7 @@ mod support;
 
 use lrs_engine::{EngineError, Profile};
 use lrs_store::{DatabaseStatus, OperationStatus};
-use support::{Harness, chain, instance, restore_counts, stage, upload};
+use support::{Harness, chain, instance, stage, upload};
 
 #[tokio::test]
 async fn autocomplete_restores_the_whole_chain_and_brings_the_database_online() {
@@ -59,9 +59,7 @@ async fn autocomplete_restores_the_whole_chain_and_brings_the_database_online() 
     );
     assert_eq!(details.log_backup_sets[0].status, "Skipped");
     // Every set of the sequence applied exactly once.
-    let counts = restore_counts(&h.target_dir());
-    assert_eq!(counts.len(), 4);
-    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    h.assert_applied_once(4);
 }
 
 #[tokio::test]
@@ -76,10 +74,7 @@ async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
         .await
         .expect("start");
     let second = files[1].0.clone();
-    h.wait_details("Orders", "the first log restored", |d| {
-        d.last_restored_file_name.as_deref() == Some(second.as_str())
-    })
-    .await;
+    h.wait_restored("Orders", &second).await;
     // Completing with a file that is not the last restored one is refused.
     let err = h
         .engine
@@ -100,10 +95,7 @@ async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
     // More logs arrive while the job runs.
     upload(&files[2..], &folder);
     let last = files.last().expect("files").0.clone();
-    h.wait_details("Orders", "the new logs restored", |d| {
-        d.last_restored_file_name.as_deref() == Some(last.as_str())
-    })
-    .await;
+    h.wait_restored("Orders", &last).await;
     assert_eq!(
         h.engine.operation(op.id).await.expect("op").status,
         OperationStatus::InProgress,
@@ -174,10 +166,7 @@ async fn stop_drops_the_database_and_ends_the_start_operation() {
         .await
         .expect("start");
     let last = files[1].0.clone();
-    h.wait_details("Stock", "the log restored", |d| {
-        d.last_restored_file_name.as_deref() == Some(last.as_str())
-    })
-    .await;
+    h.wait_restored("Stock", &last).await;
     let drop = h
         .engine
         .drop_database(&instance(), "Stock")
@@ -412,9 +401,7 @@ async fn a_gap_blocks_until_the_missing_log_arrives() {
     upload(&files[2..3], &folder);
     let done = h.wait_operation(&op).await;
     assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
-    let counts = restore_counts(&h.target_dir());
-    assert_eq!(counts.len(), 4);
-    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    h.assert_applied_once(4);
 }
 
 #[tokio::test]
@@ -429,17 +416,11 @@ async fn a_restarted_engine_resumes_and_applies_every_set_once() {
         .await
         .expect("start");
     let third = files[2].0.clone();
-    h.wait_details("Resume", "three files restored", |d| {
-        d.last_restored_file_name.as_deref() == Some(third.as_str())
-    })
-    .await;
-    h.restart();
+    h.wait_restored("Resume", &third).await;
+    h.restart().await;
     upload(&files[3..], &folder);
     let last = files.last().expect("files").0.clone();
-    h.wait_details("Resume", "the rest restored after the restart", |d| {
-        d.last_restored_file_name.as_deref() == Some(last.as_str())
-    })
-    .await;
+    h.wait_restored("Resume", &last).await;
     let complete = h
         .engine
         .complete_restore(&instance(), "Resume", Some(last))
@@ -455,9 +436,7 @@ async fn a_restarted_engine_resumes_and_applies_every_set_once() {
     );
     // Backup order: full, log 1, log 2, diff, log 3, log 4. Logs 1–2 were restored before
     // the differential arrived, so it no longer applies: full + 4 logs.
-    let counts = restore_counts(&h.target_dir());
-    assert_eq!(counts.len(), 5);
-    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    h.assert_applied_once(5);
 }
 
 #[tokio::test]
@@ -494,18 +473,12 @@ async fn a_failover_or_a_ga_system_update_after_the_full_only_interrupts_the_job
         .await
         .expect("start");
     let second = files[1].0.clone();
-    h.wait_details("Late", "full and first log", |d| {
-        d.last_restored_file_name.as_deref() == Some(second.as_str())
-    })
-    .await;
+    h.wait_restored("Late", &second).await;
     assert_eq!(h.engine.failover(&instance()).await.expect("failover"), 1);
     assert_eq!(h.engine.system_patch().await.expect("patch"), 1);
     upload(&files[2..], &folder);
     let last = files.last().expect("files").0.clone();
-    h.wait_details("Late", "the rest after the interruptions", |d| {
-        d.last_restored_file_name.as_deref() == Some(last.as_str())
-    })
-    .await;
+    h.wait_restored("Late", &last).await;
     h.engine
         .complete_restore(&instance(), "Late", Some(last))
         .await
@@ -514,7 +487,5 @@ async fn a_failover_or_a_ga_system_update_after_the_full_only_interrupts_the_job
         h.wait_operation(&op).await.status,
         OperationStatus::Succeeded
     );
-    let counts = restore_counts(&h.target_dir());
-    assert_eq!(counts.len(), 4);
-    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    h.assert_applied_once(4);
 }

@@ -228,8 +228,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     wait_for_signal().await;
     tracing::info!("shutting down");
-    engine.shutdown();
     server.shutdown().await;
+    engine.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -58,8 +58,8 @@ impl Harness {
     }
 
     /// Stop this engine and start a new one on the same store and target (a restart).
-    pub fn restart(&mut self) {
-        self.engine.shutdown();
+    pub async fn restart(&mut self) {
+        self.engine.stop().await;
         let mut config = self.config.clone();
         // A new process: another node name; the old lease must run out or be ours.
         config.node = self.config.node.clone();
@@ -110,6 +110,21 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("timed out waiting for {what}; last details: {last:#?}");
+    }
+
+    /// Wait until restore details name `file` as the last restored file.
+    pub async fn wait_restored(&self, database: &str, file: &str) -> RestoreDetails {
+        self.wait_details(database, &format!("{file} restored"), |d| {
+            d.last_restored_file_name.as_deref() == Some(file)
+        })
+        .await
+    }
+
+    /// Assert from the target's durable log that `sets` distinct sets were applied, each once.
+    pub fn assert_applied_once(&self, sets: usize) {
+        let counts = restore_counts(&self.target_dir());
+        assert_eq!(counts.len(), sets, "{counts:?}");
+        assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     }
 
     /// Poll an operation until it is no longer InProgress.
