@@ -131,10 +131,12 @@ pub(crate) fn not_restoring() -> EngineError {
     )
 }
 
+/// Every job error goes through here, and from here to the store and the API: the one place
+/// where a SAS signature quoted by a storage error is redacted.
 fn record(code: &str, message: impl Into<String>) -> ErrorRecord {
     ErrorRecord {
         code: code.into(),
-        message: message.into(),
+        message: lrs_source::sas::redact(&message.into()),
     }
 }
 
@@ -229,4 +231,19 @@ pub(crate) fn failover_during_full() -> ErrorRecord {
         "A failover happened while the first full backup was being restored; the migration was \
          aborted and the database dropped. Restart the migration.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_errors_never_carry_a_sas_signature() {
+        let error = storage_denied(
+            "GET https://acct.blob.core.windows.net/c?sv=2020-12-06&sp=rl&sig=SECRETSIG%3D failed",
+        );
+        assert_eq!(error.code, "BlobStorageFailure");
+        assert!(!error.message.contains("SECRETSIG"), "{}", error.message);
+        assert!(error.message.contains("sig=REDACTED"), "{}", error.message);
+    }
 }

@@ -110,11 +110,7 @@ pub(crate) fn restore_details(job: &Job, snapshot: &Snapshot) -> RestoreDetails 
         }
         state => (
             format!("{state:?}"),
-            if state.is_terminal() {
-                None
-            } else {
-                blocked.or_else(|| snapshot.note.clone())
-            },
+            if state.is_terminal() { None } else { blocked },
         ),
     };
 

@@ -525,7 +525,6 @@ impl Engine {
             plan: Some(Arc::new(files.planner.plan())),
             listing: Arc::new(listing),
             history: Arc::new(files.history),
-            note: None,
         })
     }
 

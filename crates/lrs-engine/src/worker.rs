@@ -44,8 +44,6 @@ pub(crate) struct Snapshot {
     pub(crate) listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
     /// Restore history by BackupSetGUID: (started, finished).
     pub(crate) history: Arc<History>,
-    /// Why the job waits, when it does (besides the plan's own block).
-    pub(crate) note: Option<String>,
 }
 
 /// Handle to a running worker.
@@ -167,6 +165,8 @@ pub(crate) async fn run(ctx: Arc<Context>, job_id: Uuid, runtime: Arc<JobRuntime
         match drive(&ctx, job_id, &runtime).await {
             Ok(()) => return,
             Err(message) => {
+                // Internal messages may quote storage errors: never let a SAS signature through.
+                let message = lrs_source::sas::redact(&message);
                 warn!(job = %job_id, error = %message, "restore job hit an internal error; retrying");
                 tokio::select! {
                     () = runtime.cancel.cancelled() => return,
@@ -250,7 +250,7 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
             .collect(),
     );
     let plan = Arc::new(worker.files.planner.plan());
-    worker.publish(&plan, None).await;
+    worker.publish(&plan).await;
     loop {
         if runtime.cancel.is_cancelled() {
             return Ok(());
@@ -402,7 +402,7 @@ impl Worker<'_> {
             _ => {
                 let plan = Arc::new(self.files.planner.plan());
                 self.plan = Some(Arc::clone(&plan));
-                self.publish(&plan, None).await;
+                self.publish(&plan).await;
                 plan
             }
         };
@@ -636,7 +636,7 @@ impl Worker<'_> {
         self.files.planner.mark_restoring(guid);
         self.plan = None;
         let restoring = Arc::new(self.files.planner.plan());
-        self.publish(&restoring, None).await;
+        self.publish(&restoring).await;
         info!(job = %self.job.id, file = %set.first_stripe_name, kind = kind_name(set.kind), "restoring backup set");
         // Keep the lease while the restore runs (a big set may outlast it). If the lease is
         // lost, another node owns the job now: drop the restore (a dropped restore writes
@@ -669,7 +669,7 @@ impl Worker<'_> {
                 self.files.history.insert(guid, (started, Some(finished)));
                 self.files.planner.mark_restored(guid);
                 let after = Arc::new(self.files.planner.plan());
-                self.publish(&after, None).await;
+                self.publish(&after).await;
                 self.plan = Some(after);
                 Ok(())
             }
@@ -752,12 +752,11 @@ impl Worker<'_> {
         }
     }
 
-    async fn publish(&self, plan: &Arc<Plan>, note: Option<String>) {
+    async fn publish(&self, plan: &Arc<Plan>) {
         let mut snapshot = self.runtime.snapshot.write().await;
         snapshot.plan = Some(Arc::clone(plan));
         snapshot.listing = Arc::clone(&self.listing);
         snapshot.history = Arc::new(self.files.history.clone());
-        snapshot.note = note;
     }
 }
 
