@@ -57,7 +57,27 @@ if [[ -d "$fixtures" ]]; then
         add_seed "$f"
         seeded=$((seeded + 1))
     done < <(find "$fixtures" -type f \( -iname '*.bak' -o -iname '*.trn' \) -print0)
-    echo "run.sh: seeded $corpus from $seeded fixture files in $fixtures" >&2
+    # The real-more fixtures beside them: SQL Server 2005 and 2012 layouts.
+    if [[ -d "$fixtures/../real-more" ]]; then
+        while IFS= read -r -d '' f; do
+            add_seed "$f"
+            seeded=$((seeded + 1))
+        done < <(find "$fixtures/../real-more" -type f \( -iname '*.bak' -o -iname '*.trn' \) -print0)
+    fi
+    echo "run.sh: seeded $corpus from $seeded fixture files in $fixtures (and real-more)" >&2
+
+    # Small forged chains in the 2005 and 2012 layouts (full, diff, log), plain and, for 2012,
+    # XPRESS-compressed: the layouts whose final configuration block needs the fallbacks.
+    forged="$(mktemp -d)"
+    for variant in "2005 512 none" "2012 4096 none" "2012 4096 xpress"; do
+        read -r layout block compress <<<"$variant"
+        cargo run --quiet -p lrs -- forge chain --db Fuzz --out "$forged/$layout-$compress" \
+            --layout "$layout" --block-size "$block" --compress "$compress" \
+            --data-size 256KiB --log-size 64KiB --diffs 1 --logs 1 >/dev/null
+    done
+    while IFS= read -r -d '' f; do add_seed "$f"; done < <(find "$forged" -type f -print0)
+    rm -rf "$forged"
+    echo "run.sh: added forged 2005/2012 seeds to $corpus" >&2
 
     if [[ "$target" == mtf_stream ]]; then
         tmp="$(mktemp -d)"

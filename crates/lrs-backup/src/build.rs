@@ -7,8 +7,8 @@ use crate::config::{Scin, Sfin, SqlConfig};
 use crate::error::FormatError;
 use crate::lsn::Lsn;
 use crate::model::{
-    BackupHeader, BackupSet, BackupType, ConfigSource, FileListEntry, FileType, MediaLabel,
-    RecoveryModel,
+    BackupHeader, BackupSet, BackupType, ConfigSource, FileListEntry, FileType, HeaderPath,
+    MediaLabel, RecoveryModel,
 };
 use crate::mtf::{MediaSetInfo, SSET_ATTR_COPY, SsetBlock, TapeBlock, VolbBlock};
 
@@ -73,6 +73,10 @@ pub(crate) fn build_set(
         utc_offset_minutes: sset.utc_offset_minutes,
         start_offset,
         data_end_offset,
+        header_path: match source {
+            ConfigSource::Final => HeaderPath::Direct,
+            ConfigSource::Provisional => HeaderPath::Provisional,
+        },
     })
 }
 
@@ -133,7 +137,7 @@ fn build_header(sset: &SsetBlock, volb: &VolbBlock, scin: &Scin, compressed: boo
         differential_base_guid: differential.then_some(scin.differential_base_guid),
         backup_type_description: backup_type.description(),
         backup_set_guid: sset.backup_set_guid,
-        compressed_backup_size: scin.compressed_backup_size,
+        compressed_backup_size: scin.compressed_backup_size.unwrap_or(scin.backup_size),
         containment: 0,
         key_algorithm: None,
         encryptor_thumbprint: None,

@@ -97,8 +97,9 @@ pub(crate) struct Scin {
     pub(crate) differential_base_guid: Guid,
     /// LastLSN of the previous log backup (0 for the first log of a chain).
     pub(crate) last_log_backup_lsn: Lsn,
-    /// Compressed size of the backup in bytes.
-    pub(crate) compressed_backup_size: u64,
+    /// Compressed size of the backup in bytes; `None` where the record has no such field
+    /// (SQL Server 2005, which predates backup compression, ends its fixed part at +344).
+    pub(crate) compressed_backup_size: Option<u64>,
 }
 
 /// The `SFGI` record: one filegroup.
@@ -256,8 +257,30 @@ fn parse_scin(le: &Le<'_>) -> Result<Scin, FormatError> {
         differential_base_lsn: lsn(le, 260)?,
         differential_base_guid: guid(le, 272)?,
         last_log_backup_lsn: lsn(le, 332)?,
-        compressed_backup_size: le.u64(344)?,
+        compressed_backup_size: if fixed_part_end(le) >= SCIN_COMPRESSED_SIZE_AT + 8 {
+            Some(le.u64(SCIN_COMPRESSED_SIZE_AT)?)
+        } else {
+            None
+        },
     })
+}
+
+/// Where the SCIN's CompressedBackupSize field sits (SQL Server 2008 and later).
+const SCIN_COMPRESSED_SIZE_AT: usize = 344;
+
+/// The end of a SCIN record's fixed part: its strings are stored at the record's tail, so the
+/// lowest offset of a present string is where the fixed fields stop (344 on SQL Server 2005,
+/// 364 on 2008–2008 R2, 400 on 2012 and later; the record's size when it has no strings).
+fn fixed_part_end(le: &Le<'_>) -> usize {
+    [104usize, 108]
+        .iter()
+        .filter_map(|&at| {
+            let size = le.u16(at).ok()?;
+            let offset = le.u16(at + 2).ok()?;
+            (size > 0).then_some(usize::from(offset))
+        })
+        .min()
+        .unwrap_or(le.len())
 }
 
 fn parse_sfgi(le: &Le<'_>) -> Result<Sfgi, FormatError> {

@@ -11,7 +11,7 @@
 use crate::container::MAX_CHUNK_OUTPUT;
 use crate::error::{ErrorKind, FormatError};
 use crate::layout::mtf_layout;
-use crate::mtf::Tag;
+use crate::mtf::{SFMB_2005_TABLE_AT, SFMB_TABLE_AT, SFMB_VENDOR_ATTRIBUTE, Tag};
 
 /// Chunk header layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +213,14 @@ impl Writer {
     /// filemarks written before it (newest first).
     fn raw_filemark(&mut self, block: &[u8]) {
         let mut raw = block.to_vec();
-        let capacity = (self.sfm - 72) / 8;
+        // The table starts where the block's own layout puts it (SQL Server 2005: +60).
+        let attributes = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
+        let table_at = if attributes & SFMB_VENDOR_ATTRIBUTE == 0 {
+            SFMB_2005_TABLE_AT
+        } else {
+            SFMB_TABLE_AT
+        };
+        let capacity = (self.sfm - table_at) / 8;
         let listed: Vec<u64> = self
             .raw_marks
             .iter()
@@ -222,9 +229,10 @@ impl Writer {
             .copied()
             .collect();
         raw[56..60].copy_from_slice(&u32::try_from(listed.len()).unwrap_or(0).to_le_bytes());
-        raw[72..].fill(0);
+        raw[table_at..].fill(0);
         for (k, mark) in listed.iter().enumerate() {
-            raw[72 + 8 * k..80 + 8 * k].copy_from_slice(&mark.to_le_bytes());
+            let at = table_at + 8 * k;
+            raw[at..at + 8].copy_from_slice(&mark.to_le_bytes());
         }
         self.raw_marks.push(self.out.len() as u64);
         self.out.extend_from_slice(&raw);

@@ -7,6 +7,9 @@ use bytes::Bytes;
 use crate::error::{ErrorKind, FormatError};
 use crate::range::RangeRead;
 
+/// Windows kept at once; a fast-path read uses at most a handful.
+const MAX_WINDOWS: usize = 16;
+
 /// Cached windows of one object.
 #[derive(Debug)]
 pub(crate) struct Fetcher<'r> {
@@ -88,6 +91,11 @@ impl<'r> Fetcher<'r> {
                     bytes.len()
                 )),
             ));
+        }
+        // A block walk fetches one window per block: keep memory (and the linear lookup above)
+        // bounded by dropping the oldest window after the first (the file's head, reused most).
+        if self.windows.len() >= MAX_WINDOWS {
+            self.windows.remove(1);
         }
         self.windows.push((start, bytes));
         Ok(())

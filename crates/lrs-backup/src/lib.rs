@@ -44,7 +44,7 @@ pub use layout::{BlockInfo, StreamInfo, mtf_layout};
 pub use lsn::{Lsn, ParseLsnError};
 pub use model::{
     BackupHeader, BackupMedia, BackupSet, BackupType, ConfigSource, FileListEntry, FileType,
-    MediaLabel, RecoveryModel,
+    HeaderPath, MediaLabel, RecoveryModel,
 };
 pub use mtf::{MediaSetInfo, Tag};
 pub use page::{

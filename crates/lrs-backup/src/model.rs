@@ -574,11 +574,44 @@ pub enum ConfigSource {
     Provisional,
 }
 
+/// How the reader found a set's final configuration block (MSLS): the cheap way that works for
+/// most layouts, or one of the fallbacks (see `docs/backup-reader.md`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderPath {
+    /// Right before the set's closing soft filemark, as long as the set's MSCI block (SQL Server
+    /// 2005, 2008–2008 R2, 2014 and later): no extra read.
+    #[default]
+    Direct,
+    /// Found among the block positions of a bounded window before the closing filemark (SQL
+    /// Server 2012 pads its MSLS to the next soft-filemark boundary).
+    TailSearch,
+    /// Found by walking the set's blocks (data streams skipped by their length): the filemark
+    /// table or the tail was not as expected.
+    BlockWalk,
+    /// No final copy was read: the values come from the provisional MSCI of a truncated file.
+    Provisional,
+}
+
+impl HeaderPath {
+    /// The name used in `--json` output and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeaderPath::Direct => "direct",
+            HeaderPath::TailSearch => "tail-search",
+            HeaderPath::BlockWalk => "block-walk",
+            HeaderPath::Provisional => "provisional",
+        }
+    }
+}
+
 /// One backup set of a file: its header row, its file list and what the planner needs.
 ///
 /// Serializes as `{"header": <HEADERONLY row>, "files": [<FILELISTONLY rows>], "media": ...,
 /// "configSource": ..., "lastFullBackupGuid": ..., "lastLogBackupLsn": ...,
-/// "utcOffsetMinutes": ..., "startOffset": ..., "dataEndOffset": ...}`.
+/// "utcOffsetMinutes": ..., "startOffset": ..., "dataEndOffset": ..., "headerPath": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSet {
@@ -601,6 +634,9 @@ pub struct BackupSet {
     pub start_offset: u64,
     /// File offset of the soft filemark that closes the set's data (0 for truncated sets).
     pub data_end_offset: u64,
+    /// How the reader found the final configuration block.
+    #[serde(default)]
+    pub header_path: HeaderPath,
 }
 
 /// Everything the header reader found in one backup file.

@@ -377,22 +377,67 @@ impl VolbBlock {
     }
 }
 
-/// The filemark table of an SFMB block: file offsets of earlier filemarks.
-pub(crate) fn soft_filemark_entries(le: &Le<'_>) -> Result<Vec<u64>, FormatError> {
+/// SQL Server 2008 and later set the MTF vendor-specific attribute bit on their soft
+/// filemarks; SQL Server 2005 writes 0 there, and the bit tells the two table layouts apart.
+pub(crate) const SFMB_VENDOR_ATTRIBUTE: u32 = 0x8000_0000;
+
+/// Where a soft filemark's table of earlier filemarks starts in a SQL Server 2005 SFMB
+/// (attribute word 0): entries follow the `u32 capacity, u32 used` pair directly, so a 512-byte
+/// filemark holds (512 - 60) / 8 = 56 of them.
+pub(crate) const SFMB_2005_TABLE_AT: usize = 60;
+/// Where the table starts in later versions' SFMBs, which also store that offset at +60
+/// (followed by 8 zero bytes): (512 - 72) / 8 = 55 entries in a 512-byte filemark.
+pub(crate) const SFMB_TABLE_AT: usize = 72;
+
+/// The table of a soft filemark block: capacity and the file offsets of earlier filemarks,
+/// newest first, in whichever layout the block's attribute word announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FilemarkTable {
+    /// How many entries the block has room for.
+    pub(crate) capacity: u32,
+    /// File offsets of earlier filemarks, as stored (newest first).
+    pub(crate) entries: Vec<u64>,
+}
+
+/// Decode the filemark table of an SFMB block (`le` covers the whole block). Two layouts exist
+/// (see `docs/backup-reader.md`): SQL Server 2005's, with the entries at +60, and the one every
+/// later version writes, with the array offset (72) stored at +60.
+pub(crate) fn filemark_table(le: &Le<'_>) -> Result<FilemarkTable, FormatError> {
+    let attributes = le.u32(4)?;
     let capacity = le.u32(52)?;
     let used = le.u32(56)?;
-    let array_at = le.u32(60)?;
     if used > capacity {
         return Err(le.error(56, format!("{used} filemark entries used of {capacity}")));
     }
-    let array_at = usize::try_from(array_at).map_err(|_| le.error(60, "array offset"))?;
+    let array_at = if attributes & SFMB_VENDOR_ATTRIBUTE == 0 {
+        SFMB_2005_TABLE_AT
+    } else {
+        let stored = le.u32(60)?;
+        usize::try_from(stored)
+            .ok()
+            .filter(|&at| at >= 64)
+            .ok_or_else(|| {
+                le.error(
+                    60,
+                    format!("filemark table offset {stored} is out of range"),
+                )
+            })?
+    };
     let used = usize::try_from(used).map_err(|_| le.error(56, "entry count"))?;
     // Bounded by the block: `slice` fails before anything is allocated for a bad count.
     let table = le.slice(array_at, used.saturating_mul(8))?;
-    Ok(table
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect())
+    Ok(FilemarkTable {
+        capacity,
+        entries: table
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
+    })
+}
+
+/// The filemark table of an SFMB block: file offsets of earlier filemarks.
+pub(crate) fn soft_filemark_entries(le: &Le<'_>) -> Result<Vec<u64>, FormatError> {
+    filemark_table(le).map(|t| t.entries)
 }
 
 #[cfg(test)]
@@ -442,6 +487,7 @@ mod tests {
     #[test]
     fn filemark_table_is_bounded_by_the_block() {
         let mut b = block(b"SFMB");
+        b[4..8].copy_from_slice(&SFMB_VENDOR_ATTRIBUTE.to_le_bytes());
         b[52..56].copy_from_slice(&55u32.to_le_bytes());
         b[56..60].copy_from_slice(&2u32.to_le_bytes());
         b[60..64].copy_from_slice(&72u32.to_le_bytes());
@@ -455,6 +501,23 @@ mod tests {
         b[52..56].copy_from_slice(&u32::MAX.to_le_bytes());
         b[56..60].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(soft_filemark_entries(&Le::new(&b, 0, "SFMB")).is_err());
+    }
+
+    #[test]
+    fn sql_2005_filemark_tables_start_at_60() {
+        // The final SFMB of a real SQL Server 2005 backup (Northwind.bak): attribute word 0,
+        // capacity 56, two entries (the set's closing filemark, then the first filemark).
+        let mut b = block(b"SFMB");
+        b[52..56].copy_from_slice(&56u32.to_le_bytes());
+        b[56..60].copy_from_slice(&2u32.to_le_bytes());
+        b[60..68].copy_from_slice(&0x0035_3a00u64.to_le_bytes());
+        b[68..76].copy_from_slice(&1024u64.to_le_bytes());
+        let table = filemark_table(&Le::new(&b, 0, "SFMB")).expect("2005 layout");
+        assert_eq!(table.capacity, 56);
+        assert_eq!(table.entries, vec![3_488_256, 1024]);
+        // The same bytes read as the later layout would take 3,488,256 as the array offset.
+        b[4..8].copy_from_slice(&SFMB_VENDOR_ATTRIBUTE.to_le_bytes());
+        assert!(filemark_table(&Le::new(&b, 0, "SFMB")).is_err());
     }
 
     #[test]

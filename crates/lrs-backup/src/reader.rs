@@ -3,8 +3,14 @@
 //!
 //! How the final copy (MSLS) is found without scanning data: the file ends with a soft filemark
 //! (SFMB) whose table lists every earlier filemark. Each set lies between two of them; its MSLS
-//! block ends exactly at the set's closing filemark and is exactly as long as the set's MSCI
-//! block (both hold the same records; only values differ), so one ranged read fetches it.
+//! block ends exactly at the set's closing filemark. Most versions make it exactly as long as
+//! the set's MSCI block (both hold the same records; only values differ), so one ranged read
+//! fetches it ([`HeaderPath::Direct`]). SQL Server 2012 pads it to the next soft-filemark
+//! boundary instead, so when that guess fails the reader searches the few block positions
+//! before the filemark ([`HeaderPath::TailSearch`]), and when the filemark table or the tail is
+//! not what it expects, it walks the set's (or the file's) blocks, skipping data streams by
+//! their length ([`HeaderPath::BlockWalk`]). A file is refused only when that walk finds no
+//! valid final configuration block either.
 
 use bytes::Bytes;
 
@@ -14,10 +20,10 @@ use crate::config::{SqlConfig, parse_config};
 use crate::container::{CompressedMtf, MAGIC};
 use crate::error::{BackupError, ErrorKind, FormatError};
 use crate::fetch::Fetcher;
-use crate::model::{BackupMedia, ConfigSource};
+use crate::model::{BackupMedia, ConfigSource, HeaderPath};
 use crate::mtf::{
     BLOCK_HEADER_LEN, BlockHeader, MediaSetInfo, STREAM_HEADER_LEN, SsetBlock, StreamHeader, Tag,
-    TapeBlock, VolbBlock, is_block, soft_filemark_entries,
+    TapeBlock, VolbBlock, filemark_table, is_block,
 };
 use crate::range::RangeRead;
 
@@ -41,6 +47,10 @@ pub struct ReadOptions {
     /// Read a file that ends before its backup does (an upload in progress) from the
     /// provisional configuration copy instead of failing with [`ErrorKind::Truncated`].
     pub allow_truncated: bool,
+    /// Skip the fast paths and find every set by walking all blocks of the file (data streams
+    /// skipped by length): slower, reads a few KiB per block; the reference the fast paths are
+    /// tested against (`lrs headeronly --block-walk`).
+    pub block_walk: bool,
 }
 
 /// Read the headers of every backup set in the file behind `reader` (strict: truncated files
@@ -112,7 +122,7 @@ async fn read_media(
         ));
     }
 
-    let tape = read_block(f, 0, Tag::TAPE, &[Tag::RAID]).await?;
+    let tape = read_block(f, 0, Some(Tag::TAPE), &[Tag::RAID]).await?;
     let tape_fields = TapeBlock::parse(&tape.area())?;
     let raid = tape
         .stream_data(Tag::RAID)
@@ -124,12 +134,16 @@ async fn read_media(
 
     let first_filemark = tape.end;
     expect_filemark(f, first_filemark).await?;
-    let layout = Layout { flbs };
+    let layout = Layout { flbs, sfm };
 
     let final_filemark = size.checked_sub(sfm).filter(|&at| at > first_filemark);
     if size > LEAD_WINDOW + TAIL_WINDOW && !compressed {
         f.prefetch(size.saturating_sub(TAIL_WINDOW), TAIL_WINDOW)
             .await?;
+    }
+    if options.block_walk && final_filemark.is_some() {
+        let walked = walk_file(f, first_filemark, size, layout).await?;
+        return sets_of(f, walked, options, size, &media, compressed, label, layout).await;
     }
     let complete = match final_filemark {
         Some(at) => is_block(&f.get(at, BLOCK_HEADER_LEN).await?, Tag::SFMB),
@@ -163,56 +177,287 @@ async fn read_media(
         });
     };
 
-    let mut sets = Vec::new();
-    let boundaries = set_boundaries(f, first_filemark, final_filemark, sfm, container).await?;
+    let boundaries = match set_boundaries(f, first_filemark, final_filemark, sfm, container).await {
+        Ok(boundaries) => boundaries,
+        Err(e) if is_layout_surprise(&e) => {
+            tracing::info!(
+                offset = e.offset,
+                reason = %e.kind,
+                "backup header: the final soft filemark's table is unusable; walking every block"
+            );
+            walk_file(f, first_filemark, size, layout).await?
+        }
+        Err(e) => return Err(e),
+    };
+    sets_of(
+        f, boundaries, options, size, &media, compressed, label, layout,
+    )
+    .await
+}
+
+/// Decode every set of `boundaries`.
+#[allow(clippy::too_many_arguments)]
+async fn sets_of(
+    f: &mut Fetcher<'_>,
+    boundaries: Boundaries,
+    options: ReadOptions,
+    size: u64,
+    media: &MediaSetInfo,
+    compressed: bool,
+    label: crate::model::MediaLabel,
+    layout: Layout,
+) -> Result<BackupMedia, FormatError> {
     if boundaries.ends_early && !options.allow_truncated {
+        let end = boundaries.sets.last().map_or(size, |s| s.close);
         return Err(FormatError::new(
             size,
             ErrorKind::Truncated(format!(
-                "the file ends right after the data of backup set {} (offset {final_filemark}) \
+                "the file ends right after the data of backup set {} (offset {end}) \
                  without its end-of-set blocks",
                 boundaries.sets.len()
             )),
         ));
     }
-    for (open, close) in boundaries.sets {
-        let start = read_set_start(f, open + sfm, layout).await?;
-        let msls_at = close
-            .checked_sub(start.msci_len)
-            .filter(|&at| at > start.offset)
-            .ok_or_else(|| {
-                FormatError::malformed(close, "backup set", "closing filemark precedes its data")
-            })?;
-        let msls = read_block(f, msls_at, Tag::MSLS, &[Tag::MQCI])
-            .await
-            .map_err(|e| {
-                FormatError::malformed(
-                    msls_at,
-                    "MSLS block",
-                    format!(
-                        "the final configuration block was expected just before the set's closing \
-                     soft filemark at {close}: {}",
-                        e.kind
-                    ),
-                )
-            })?;
-        check_logical_address(&msls, start.offset, layout)?;
+    let sfm = layout.sfm;
+    let mut sets = Vec::new();
+    for bounds in &boundaries.sets {
+        let start = read_set_start(f, bounds.open + sfm, layout).await?;
+        let (msls, path) = match bounds.msls {
+            Some(at) => (
+                read_final_config(f, at, start.offset, layout).await?,
+                HeaderPath::BlockWalk,
+            ),
+            None => find_final_config(f, &start, bounds.close, layout).await?,
+        };
         let config = config_of(&msls)?;
-        sets.push(build_set(
+        let mut set = build_set(
             &start.sset,
             &start.volb,
             &config,
-            &media,
+            media,
             ConfigSource::Final,
             compressed,
-            (start.offset, close),
-        )?);
+            (start.offset, bounds.close),
+        )?;
+        set.header_path = path;
+        sets.push(set);
     }
     Ok(BackupMedia {
         label,
         sets,
         file_size: size,
         truncated: boundaries.ends_early,
+    })
+}
+
+/// Errors that mean "this file is laid out differently from what the fast path expects" (as
+/// opposed to I/O failures or a file cut short), after which a block walk is worth trying.
+fn is_layout_surprise(e: &FormatError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Malformed { .. } | ErrorKind::BadChecksum { .. }
+    )
+}
+
+/// Find a set's final configuration block (MSLS), which ends at the set's closing filemark
+/// `close`: first where it is in most versions (as long as the MSCI), then at every block
+/// position of a bounded window before the filemark, then by walking the set's blocks.
+async fn find_final_config(
+    f: &mut Fetcher<'_>,
+    start: &SetStart,
+    close: u64,
+    layout: Layout,
+) -> Result<(Block, HeaderPath), FormatError> {
+    let direct = close
+        .checked_sub(start.msci_len)
+        .filter(|&at| at > start.msci_end)
+        .ok_or_else(|| {
+            FormatError::malformed(close, "backup set", "closing filemark precedes its data")
+        })?;
+    let first_error = match final_config_ending_at(f, direct, close, start.offset, layout).await {
+        Ok(block) => return Ok((block, HeaderPath::Direct)),
+        Err(e) if is_layout_surprise(&e) => e,
+        Err(e) => return Err(e),
+    };
+    // The MSLS holds the same records as the MSCI, so it is at least as long as the MSCI's
+    // content rounded to a block, and its padding never reaches a whole soft filemark further:
+    // the candidates lie within one MSCI length plus two filemarks before `close`.
+    let span = start
+        .msci_len
+        .saturating_add(2 * layout.sfm)
+        .min(close - start.msci_end);
+    f.prefetch(close - span, span).await?;
+    let mut at = start.offset + (close - start.offset) / layout.flbs * layout.flbs;
+    while at >= close - span && at > start.msci_end {
+        if at != direct && is_block(&f.get(at, BLOCK_HEADER_LEN).await?, Tag::MSLS) {
+            match final_config_ending_at(f, at, close, start.offset, layout).await {
+                Ok(block) => {
+                    tracing::debug!(
+                        offset = at,
+                        "backup header: final configuration block found by the tail search"
+                    );
+                    return Ok((block, HeaderPath::TailSearch));
+                }
+                Err(e) if is_layout_surprise(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        at -= layout.flbs;
+    }
+    tracing::info!(
+        set_offset = start.offset,
+        close,
+        "backup header: no final configuration block just before the closing filemark; walking \
+         the set's blocks"
+    );
+    match walk_set(f, start.msci_end, close, start.offset, layout).await? {
+        Some(at) => Ok((
+            read_final_config(f, at, start.offset, layout).await?,
+            HeaderPath::BlockWalk,
+        )),
+        None => Err(FormatError::malformed(
+            direct,
+            "MSLS block",
+            format!(
+                "no final configuration block in the set that closes at {close} (a walk of its \
+                 blocks found none; the block expected just before the filemark: {})",
+                first_error.kind
+            ),
+        )),
+    }
+}
+
+/// The MSLS block at `at`, which must end exactly at `close` and sit at its logical address.
+async fn final_config_ending_at(
+    f: &mut Fetcher<'_>,
+    at: u64,
+    close: u64,
+    set_at: u64,
+    layout: Layout,
+) -> Result<Block, FormatError> {
+    let block = read_final_config(f, at, set_at, layout).await?;
+    if block.end != close {
+        return Err(FormatError::malformed(
+            at,
+            "MSLS block",
+            format!(
+                "the final configuration block at {at} ends at {} instead of at the set's \
+                 closing soft filemark at {close}",
+                block.end
+            ),
+        ));
+    }
+    Ok(block)
+}
+
+async fn read_final_config(
+    f: &mut Fetcher<'_>,
+    at: u64,
+    set_at: u64,
+    layout: Layout,
+) -> Result<Block, FormatError> {
+    let block = read_block(f, at, Some(Tag::MSLS), &[Tag::MQCI]).await?;
+    check_logical_address(&block, set_at, layout)?;
+    Ok(block)
+}
+
+/// Bytes read ahead of each block header during a walk: the header and the stream headers
+/// of every block but the data streams' far ends fit in it.
+const WALK_READ_AHEAD: u64 = 4096;
+
+/// Walk a set's blocks from `from` (just past its MSCI) up to its closing filemark, skipping
+/// data streams by their length, and return the offset of the last MSLS block seen.
+async fn walk_set(
+    f: &mut Fetcher<'_>,
+    from: u64,
+    close: u64,
+    set_at: u64,
+    layout: Layout,
+) -> Result<Option<u64>, FormatError> {
+    let mut pos = from;
+    let mut msls = None;
+    while pos < close {
+        f.prefetch(pos, WALK_READ_AHEAD.min(close - pos)).await?;
+        let block = read_block(f, pos, None, &[]).await?;
+        check_logical_address(&block, set_at, layout)?;
+        if block.header.tag == Tag::MSLS {
+            msls = Some(pos);
+        }
+        pos = block.end;
+    }
+    Ok(msls)
+}
+
+/// Find every set by walking the whole file block by block (data streams skipped by length):
+/// the fallback when the final filemark's table cannot be used.
+async fn walk_file(
+    f: &mut Fetcher<'_>,
+    first_filemark: u64,
+    size: u64,
+    layout: Layout,
+) -> Result<Boundaries, FormatError> {
+    let mut sets = Vec::new();
+    let mut pos = first_filemark;
+    let mut last_filemark = first_filemark;
+    // The set being walked: (opening filemark, SSET offset, last MSLS, closing filemark).
+    let mut open: Option<(u64, u64, Option<u64>, Option<u64>)> = None;
+    let mut ended = true;
+    while pos < size {
+        f.prefetch(pos, WALK_READ_AHEAD.min(size - pos)).await?;
+        let raw = f.get(pos, BLOCK_HEADER_LEN).await?;
+        let header = BlockHeader::parse(&Le::new(&raw, pos, "block header"))?;
+        if header.tag == Tag::SFMB {
+            if let Some((_, _, Some(_), close @ None)) = &mut open {
+                *close = Some(pos);
+            }
+            last_filemark = pos;
+            pos += layout.sfm;
+            continue;
+        }
+        let block = read_block(f, pos, None, &[]).await?;
+        match block.header.tag {
+            Tag::SSET => {
+                open = Some((last_filemark, pos, None, None));
+                ended = false;
+            }
+            Tag::MSLS => {
+                if let Some((_, set_at, msls, _)) = &mut open {
+                    check_logical_address(&block, *set_at, layout)?;
+                    *msls = Some(pos);
+                }
+            }
+            Tag::ESET => {
+                if let Some((opening, _, Some(msls), Some(close))) = open.take() {
+                    sets.push(WalkedSet {
+                        open: opening,
+                        close,
+                        msls: Some(msls),
+                    });
+                }
+                ended = true;
+            }
+            _ => {}
+        }
+        pos = block.end;
+    }
+    // A set whose data closed but whose ESETs never arrived: the file ends early.
+    if let Some((opening, _, Some(msls), Some(close))) = open {
+        sets.push(WalkedSet {
+            open: opening,
+            close,
+            msls: Some(msls),
+        });
+    }
+    if sets.is_empty() {
+        return Err(FormatError::malformed(
+            first_filemark,
+            "backup media",
+            "a walk of every block found no complete backup set (no final configuration block)",
+        ));
+    }
+    Ok(Boundaries {
+        sets,
+        ends_early: !ended,
     })
 }
 
@@ -298,11 +543,22 @@ async fn expect_filemark(f: &mut Fetcher<'_>, at: u64) -> Result<(), FormatError
     Ok(())
 }
 
-/// Where the sets of a file are, from its final filemark's table.
+/// Where one set lies.
+#[derive(Debug, Clone, Copy)]
+struct WalkedSet {
+    /// The soft filemark before its SSET.
+    open: u64,
+    /// The soft filemark that closes its data.
+    close: u64,
+    /// Its final configuration block, when a block walk already found it.
+    msls: Option<u64>,
+}
+
+/// Where the sets of a file are, from its final filemark's table (or a block walk).
 #[derive(Debug)]
 struct Boundaries {
-    /// `(opening filemark, closing filemark)` of every set whose data is complete.
-    sets: Vec<(u64, u64)>,
+    /// Every set whose data is complete.
+    sets: Vec<WalkedSet>,
     /// The file ends right after the last set's data (its ESET blocks never arrived).
     ends_early: bool,
 }
@@ -324,8 +580,9 @@ async fn set_boundaries(
         .await?;
     let le = Le::new(&block, last, "final SFMB block");
     BlockHeader::parse(&le)?;
-    let capacity = le.u32(52)?;
-    let mut marks = soft_filemark_entries(&le)?;
+    let table = filemark_table(&le)?;
+    let capacity = table.capacity;
+    let mut marks = table.entries;
     if let Some(view) = container {
         for mark in &mut marks {
             *mark = view.filemark_mtf(*mark).await?.ok_or_else(|| {
@@ -359,7 +616,20 @@ async fn set_boundaries(
     if marks.len() < 2 {
         return Err(le.error(72, "the filemark table delimits no backup set"));
     }
-    let sets = marks.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+    if marks.last().is_some_and(|&m| m != last) {
+        return Err(le.error(
+            72,
+            format!("filemark table {marks:?} lists filemarks past the final one at {last}"),
+        ));
+    }
+    let sets = marks
+        .chunks_exact(2)
+        .map(|c| WalkedSet {
+            open: c[0],
+            close: c[1],
+            msls: None,
+        })
+        .collect();
     Ok(Boundaries {
         sets,
         ends_early: marks.len() % 2 == 0,
@@ -371,6 +641,8 @@ async fn set_boundaries(
 struct Layout {
     /// Format logical block size: in-set blocks sit at multiples of it from the SSET.
     flbs: u64,
+    /// Soft filemark block size.
+    sfm: u64,
 }
 
 /// The leading blocks of one set.
@@ -381,6 +653,8 @@ struct SetStart {
     volb: VolbBlock,
     msci: SqlConfig,
     msci_len: u64,
+    /// Where the block after the MSCI starts.
+    msci_end: u64,
 }
 
 async fn read_set_start(
@@ -389,12 +663,12 @@ async fn read_set_start(
     layout: Layout,
 ) -> Result<SetStart, FormatError> {
     f.prefetch(at, LEAD_WINDOW / 2).await?;
-    let sset_block = read_block(f, at, Tag::SSET, &[]).await?;
+    let sset_block = read_block(f, at, Some(Tag::SSET), &[]).await?;
     let sset = SsetBlock::parse(&sset_block.area(), &sset_block.header)?;
-    let volb_block = read_block(f, sset_block.end, Tag::VOLB, &[]).await?;
+    let volb_block = read_block(f, sset_block.end, Some(Tag::VOLB), &[]).await?;
     check_logical_address(&volb_block, at, layout)?;
     let volb = VolbBlock::parse(&volb_block.area())?;
-    let msci_block = read_block(f, volb_block.end, Tag::MSCI, &[Tag::MQCI]).await?;
+    let msci_block = read_block(f, volb_block.end, Some(Tag::MSCI), &[Tag::MQCI]).await?;
     check_logical_address(&msci_block, at, layout)?;
     let msci = config_of(&msci_block)?;
     Ok(SetStart {
@@ -403,6 +677,7 @@ async fn read_set_start(
         volb,
         msci,
         msci_len: msci_block.end - msci_block.offset,
+        msci_end: msci_block.end,
     })
 }
 
@@ -458,17 +733,18 @@ impl Block {
     }
 }
 
-/// Read the block at `at`, which must be of type `expect`, walking its streams up to `SPAD` and
+/// Read the block at `at`, which must be of type `expect` when given, walking its streams up to `SPAD` and
 /// fetching the data of the streams listed in `keep` (all small). Data streams are skipped by
 /// their length without being read.
 async fn read_block(
     f: &mut Fetcher<'_>,
     at: u64,
-    expect: Tag,
+    expect: Option<Tag>,
     keep: &[Tag],
 ) -> Result<Block, FormatError> {
     let raw = f.get(at, BLOCK_HEADER_LEN).await?;
     let header = BlockHeader::parse(&Le::new(&raw, at, "block header"))?;
+    let expect = expect.unwrap_or(header.tag);
     if header.tag != expect {
         return Err(FormatError::malformed(
             at,

@@ -4,10 +4,12 @@
 //! CSUM streams, and 8 KiB data pages supplied by the caller. Streaming: memory stays at one
 //! batch of pages whatever the backup size.
 //!
-//! Two layouts are modelled on real backups: [`Layout::Sql2016`] (also what 2017–2022 write;
-//! fixed parts SCIN 400, SFGI 224, SFIN 1028 bytes, MSTL first-stream offset 596) and
-//! [`Layout::Sql2008R2`] (SCIN 364, SFGI 48, SFIN 1024, 592), as `lrs-forge`'s structural test
-//! checks against real backups of each version. Values the reader does not interpret (catalog streams, log-block metadata,
+//! Four layouts are modelled on real backups: [`Layout::Sql2016`] (also what 2017–2022 write;
+//! fixed parts SCIN 400, SFGI 224, SFIN 1028 bytes, MSTL first-stream offset 596),
+//! [`Layout::Sql2012`] (the same records, but the final configuration block is padded to the
+//! next soft-filemark boundary), [`Layout::Sql2008R2`] (SCIN 364, SFGI 48, SFIN 1024, 592) and
+//! [`Layout::Sql2005`] (SCIN 344, SFGI 48, SFIN 400, 128; soft filemarks with the old table
+//! layout), as `lrs-forge`'s structural test checks against real backups of each version. Values the reader does not interpret (catalog streams, log-block metadata,
 //! checksum stream contents) are written with the right sizes and zeroed contents.
 
 // Every length cast below is of a block, record or string whose size `validate` bounds well
@@ -19,6 +21,7 @@ use std::io::{self, Write};
 use crate::bytes::xor_u16_words;
 use crate::lsn::Lsn;
 use crate::model::{BackupType, RecoveryModel};
+use crate::mtf::{SFMB_2005_TABLE_AT, SFMB_TABLE_AT, SFMB_VENDOR_ATTRIBUTE};
 use crate::values::{BackupDateTime, Guid};
 
 /// Size of a database page.
@@ -29,8 +32,12 @@ const PAGE_BATCH: usize = 128;
 /// Which SQL Server version's layout to mimic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
+    /// SQL Server 2005 (9.0).
+    Sql2005,
     /// SQL Server 2008 R2 (10.50).
     Sql2008R2,
+    /// SQL Server 2012 (11.0).
+    Sql2012,
     /// SQL Server 2016 and later (13.0+).
     Sql2016,
 }
@@ -48,17 +55,47 @@ struct LayoutParams {
     mstl_first_event: usize,
     /// Internal database version (SCIN+94).
     database_version: u16,
+    /// Empty MSTL blocks written after the log before the final configuration block.
+    closing_empty_mstl: u64,
+    /// The final configuration block (MSLS) is padded up to the next soft-filemark boundary
+    /// (2012); other versions add empty MSTL blocks until the boundary instead.
+    msls_pads_to_filemark: bool,
+    /// Soft filemarks use SQL Server 2005's table layout (attribute word 0, entries at +60).
+    filemark_table_2005: bool,
 }
 
 impl Layout {
     fn params(self) -> LayoutParams {
         match self {
+            Layout::Sql2005 => LayoutParams {
+                scin_fixed: 344,
+                sfgi_fixed: 48,
+                sfin_fixed: 400,
+                mstl_first_event: 128,
+                database_version: 611,
+                closing_empty_mstl: 3,
+                msls_pads_to_filemark: false,
+                filemark_table_2005: true,
+            },
             Layout::Sql2008R2 => LayoutParams {
                 scin_fixed: 364,
                 sfgi_fixed: 48,
                 sfin_fixed: 1024,
                 mstl_first_event: 592,
                 database_version: 661,
+                closing_empty_mstl: 3,
+                msls_pads_to_filemark: false,
+                filemark_table_2005: false,
+            },
+            Layout::Sql2012 => LayoutParams {
+                scin_fixed: 400,
+                sfgi_fixed: 224,
+                sfin_fixed: 1028,
+                mstl_first_event: 596,
+                database_version: 706,
+                closing_empty_mstl: 2,
+                msls_pads_to_filemark: true,
+                filemark_table_2005: false,
             },
             Layout::Sql2016 => LayoutParams {
                 scin_fixed: 400,
@@ -66,6 +103,9 @@ impl Layout {
                 sfin_fixed: 1028,
                 mstl_first_event: 596,
                 database_version: 852,
+                closing_empty_mstl: 3,
+                msls_pads_to_filemark: false,
+                filemark_table_2005: false,
             },
         }
     }
@@ -227,8 +267,14 @@ impl<W: Write> BackupWriter<W> {
     fn filemark(&mut self) -> io::Result<()> {
         let sfm = self.sfm();
         let mut b = vec![0u8; sfm];
-        let capacity = (sfm - 72) / 8;
-        header(&mut b, b"SFMB", 0x8000_0000, sfm, 0, 0, 0);
+        let old_table = self.media.layout.params().filemark_table_2005;
+        let (attributes, table_at) = if old_table {
+            (0, SFMB_2005_TABLE_AT)
+        } else {
+            (SFMB_VENDOR_ATTRIBUTE, SFMB_TABLE_AT)
+        };
+        let capacity = (sfm - table_at) / 8;
+        header(&mut b, b"SFMB", attributes, sfm, 0, 0, 0);
         b[52..56].copy_from_slice(&(capacity as u32).to_le_bytes());
         let listed: Vec<u64> = self
             .filemarks
@@ -238,9 +284,12 @@ impl<W: Write> BackupWriter<W> {
             .copied()
             .collect();
         b[56..60].copy_from_slice(&(listed.len() as u32).to_le_bytes());
-        b[60..64].copy_from_slice(&72u32.to_le_bytes());
+        if !old_table {
+            b[60..64].copy_from_slice(&(table_at as u32).to_le_bytes());
+        }
         for (k, m) in listed.iter().enumerate() {
-            b[72 + 8 * k..80 + 8 * k].copy_from_slice(&m.to_le_bytes());
+            let at = table_at + 8 * k;
+            b[at..at + 8].copy_from_slice(&m.to_le_bytes());
         }
         seal(&mut b);
         self.filemarks.push(self.pos);
@@ -308,18 +357,30 @@ impl<W: Write> BackupWriter<W> {
         let data_pages = set.data_pages();
         let log_blocks = set.log_bytes.div_ceil(65536);
         // Sizes are known up front, so the provisional and final copies carry the same values.
-        let config_size = self.sfm().max(1024);
+        let params = layout.params();
+        let sfm = self.sfm() as u64;
+        let config_size = if params.msls_pads_to_filemark {
+            flbs as usize
+        } else {
+            self.sfm().max(1024)
+        };
         let msci_len = config_block(b"MSCI", set, layout, 0, 0, 0, None, config_size).len() as u64;
         let data_len: u64 = if data_pages > 0 {
             msda_len(data_pages, set.has_backup_checksums, self.sfm())
         } else {
             0
         };
-        let mstl_len = log_blocks * mstl_len(set.has_backup_checksums) + 3 * 1024;
-        let sfm = self.sfm() as u64;
+        let log_end =
+            msci_at + msci_len + data_len + log_blocks * mstl_len(set.has_backup_checksums);
+        // Predicted from the sizes; the closing blocks below are counted from where the log
+        // really ends, so the provisional copy's size may be a few blocks short, as SQL
+        // Server's own provisional values are.
+        let predicted_empties = closing_empties(params, log_end, sfm);
         // BackupSize is the stream up to the final configuration block less one soft filemark
-        // (every plain fixture, 512- and 4096-byte filemarks alike).
-        let provisional_size = msci_at + msci_len + data_len + mstl_len - sfm;
+        // (every plain fixture of 2008 R2 and later, 512- and 4096-byte filemarks alike; SQL
+        // Server 2005 counts up to the block itself).
+        let uncounted = if params.filemark_table_2005 { 0 } else { sfm };
+        let provisional_size = log_end + predicted_empties * 1024 - uncounted;
         let msci = config_block(
             b"MSCI",
             set,
@@ -346,18 +407,17 @@ impl<W: Write> BackupWriter<W> {
             };
             self.mstl_block(set, fla(at), cbid, bytes.max(1))?;
         }
-        // Empty MSTL blocks close the log, up to a soft-filemark boundary so that the set's
-        // closing filemark is aligned (3 with 512-byte filemarks, more with 4 KiB ones).
-        let mut empties = 0;
-        while empties < 3 || !self.pos.is_multiple_of(sfm) {
+        // Empty MSTL blocks close the log: a fixed number, and with most versions more up to a
+        // soft-filemark boundary so that the set's closing filemark is aligned (2012 pads the
+        // final configuration block instead).
+        for _ in 0..closing_empties(params, self.pos, sfm) {
             cbid += 1;
-            empties += 1;
             let empty = empty_mstl(layout, fla(self.pos), cbid);
             self.emit(&empty)?;
         }
         cbid += 1;
-        let backup_size = self.pos - sfm;
-        let msls = config_block(
+        let backup_size = self.pos - uncounted;
+        let mut msls = config_block(
             b"MSLS",
             set,
             layout,
@@ -367,6 +427,9 @@ impl<W: Write> BackupWriter<W> {
             Some(set.backup_finish_date),
             config_size,
         );
+        if params.msls_pads_to_filemark {
+            msls = repad_to(msls, self.pos, sfm);
+        }
         self.emit(&msls)?;
         self.filemark()?;
         let eset1 = eset_block(set, self.sfm(), true);
@@ -533,6 +596,43 @@ fn validate(set: &SetSpec) -> io::Result<()> {
 }
 
 /// Size of an MSDA block carrying `pages` pages.
+/// How many empty MSTL blocks close a set's log that ends at `log_end`.
+fn closing_empties(params: LayoutParams, log_end: u64, sfm: u64) -> u64 {
+    let mut empties = params.closing_empty_mstl;
+    if !params.msls_pads_to_filemark {
+        while !(log_end + empties * 1024).is_multiple_of(sfm) {
+            empties += 1;
+        }
+    }
+    empties
+}
+
+/// Re-close a configuration block that starts at file offset `at` so that it ends on the next
+/// `boundary` (2012's final configuration block): its SPAD stream is rewritten longer.
+fn repad_to(mut block: Vec<u8>, at: u64, boundary: u64) -> Vec<u8> {
+    let end = at + block.len() as u64;
+    let extra = (end.div_ceil(boundary) * boundary - end) as usize;
+    if extra == 0 {
+        return block;
+    }
+    // The SPAD header is the last stream header: find it from the MQCI stream's end.
+    let ofe = u16::from_le_bytes([block[8], block[9]]) as usize;
+    let mqci_len = u64::from_le_bytes(block[ofe + 8..ofe + 16].try_into().unwrap_or([0; 8]));
+    let spad_at = align4(ofe + 22 + mqci_len as usize);
+    let old_len = u64::from_le_bytes(
+        block[spad_at + 8..spad_at + 16]
+            .try_into()
+            .unwrap_or([0; 8]),
+    );
+    block[spad_at..spad_at + 22].copy_from_slice(&stream_header(
+        b"SPAD",
+        0,
+        old_len + extra as u64,
+    ));
+    block.resize(block.len() + extra, 0);
+    block
+}
+
 fn msda_len(pages: u64, checksums: bool, sfm: usize) -> u64 {
     let align = if sfm > 512 { 4096 } else { 1024 };
     // The block starts on a 1 KiB boundary, so the page data starts `align` bytes in at most;
@@ -726,7 +826,10 @@ fn scin_record(
     r[304..314].copy_from_slice(&set.fork_point_lsn.to_bytes());
     r[316..332].copy_from_slice(&set.parent_recovery_fork_id.0);
     r[332..342].copy_from_slice(&set.last_log_backup_lsn.to_bytes());
-    r[344..352].copy_from_slice(&backup_size.to_le_bytes());
+    // SQL Server 2005 predates backup compression: its fixed part ends before this field.
+    if fixed >= 352 {
+        r[344..352].copy_from_slice(&backup_size.to_le_bytes());
+    }
     if layout == Layout::Sql2016 {
         r[372..376].copy_from_slice(&1u32.to_le_bytes());
     }

@@ -20,7 +20,14 @@ fn fixture(rel: &str) -> Option<Vec<u8>> {
 }
 
 fn read(data: &[u8], allow_truncated: bool) -> Result<BackupMedia, lrs_backup::BackupError> {
-    lrs_backup::read_backup_from_bytes("c.bak", data.to_vec(), ReadOptions { allow_truncated })
+    lrs_backup::read_backup_from_bytes(
+        "c.bak",
+        data.to_vec(),
+        ReadOptions {
+            allow_truncated,
+            ..ReadOptions::default()
+        },
+    )
 }
 
 /// The whole MTF stream, and the largest piece the stream handed out.

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use lrs_backup::{
-    BackupType, ConfigSource, CountingReader, FileReader, FileType, Lsn, ReadOptions, RecoveryModel,
+    BackupMedia, BackupType, ConfigSource, ContainerOptions, CountingReader, FileReader, FileType,
+    Framing, HeaderPath, Lsn, ReadOptions, RecoveryModel,
 };
-use support::{backup_files, fixtures, read};
+use support::{backup_files, every_real_file, fixtures, more_fixtures, read};
 
 /// One row of the fixtures README's file table, decoded from its "what it is" column, e.g.
 /// "LOG of `StopAt` @ `JUMPBOX\SQL2008R2`, SQL Server 2008 R2 (10.50.4000), started
@@ -455,6 +456,7 @@ fn newer_versions_take_lsns_from_the_final_copy() {
             data[..cut].to_vec(),
             ReadOptions {
                 allow_truncated: true,
+                ..Default::default()
             },
         )
         .expect("provisional read");
@@ -482,7 +484,7 @@ fn a_header_read_touches_at_most_64_kib_or_1_mib_compressed() {
         .build()
         .expect("rt");
     let (mut plain, mut compressed) = (0, 0);
-    for path in backup_files(&dir) {
+    for path in every_real_file(&dir) {
         let reader = CountingReader::new(FileReader::open(&path).expect("open"));
         let media = runtime
             .block_on(lrs_backup::read_backup(&reader))
@@ -512,7 +514,185 @@ fn a_header_read_touches_at_most_64_kib_or_1_mib_compressed() {
             assert!(requests <= 4, "{}: {requests} requests", path.display());
         }
     }
-    assert_eq!((plain, compressed), (44, 1), "every fixture was read");
+    assert_eq!((plain, compressed), (46, 1), "every fixture was read");
+}
+
+/// `media` with the path each set was found by blanked, to compare the values of two reads.
+fn values_of(mut media: BackupMedia) -> BackupMedia {
+    for set in &mut media.sets {
+        set.header_path = HeaderPath::Direct;
+    }
+    media
+}
+
+fn read_with(path: &Path, block_walk: bool) -> BackupMedia {
+    let data = std::fs::read(path).expect("read fixture");
+    let options = ReadOptions {
+        block_walk,
+        ..ReadOptions::default()
+    };
+    lrs_backup::read_backup_from_bytes(&path.display().to_string(), data, options)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_real_file_reads_the_same_by_the_fast_path_and_by_a_block_walk() {
+    let Some(dir) = fixtures() else { return };
+    let more = more_fixtures(&dir);
+    let mut paths = BTreeMap::new();
+    for path in every_real_file(&dir) {
+        let fast = read_with(&path, false);
+        let walked = read_with(&path, true);
+        assert!(
+            walked
+                .sets
+                .iter()
+                .all(|s| s.header_path == HeaderPath::BlockWalk),
+            "{}",
+            path.display()
+        );
+        for set in &fast.sets {
+            *paths.entry(set.header_path).or_insert(0) += 1;
+        }
+        // Every column of every report: LABELONLY, HEADERONLY and FILELISTONLY rows, offsets.
+        assert_eq!(
+            values_of(fast.clone()),
+            values_of(walked),
+            "{}",
+            path.display()
+        );
+        let expected = if path.ends_with("ThuOanh229-ShopOnline/Database.bak") {
+            HeaderPath::TailSearch
+        } else {
+            HeaderPath::Direct
+        };
+        assert_eq!(fast.sets[0].header_path, expected, "{}", path.display());
+    }
+    // 45 files of `real` and two of `real-more`; only SQL Server 2012's padded MSLS needs the
+    // tail search, and no file needs a walk.
+    assert_eq!(
+        paths,
+        BTreeMap::from([(HeaderPath::Direct, 46), (HeaderPath::TailSearch, 1)])
+    );
+    assert!(more.is_dir());
+}
+
+#[test]
+fn sql_server_2012_and_2005_fulls_match_their_published_facts() {
+    let Some(dir) = fixtures() else { return };
+    let more = more_fixtures(&dir);
+    // (file, bytes, database, server, version, started, data file's MQDA length from the
+    // README's block walk, offset of the MSLS block, bytes between BackupSize and that offset)
+    let cases = [
+        (
+            "ThuOanh229-ShopOnline/Database.bak",
+            2_670_592u64,
+            "smartshopaspmvc5",
+            "LENPC",
+            (11u8, 0u8),
+            "2017-10-12T21:14:29",
+            0x285c00u64,
+            4096u64,
+        ),
+        (
+            "salmanshariff07-Sales_Analysis_SQL/Northwind.bak",
+            3_492_352,
+            "Northwind",
+            "EXCEL-006\\SQLEXPRESS",
+            (9, 0),
+            "2014-02-07T18:41:32",
+            0x353200,
+            0,
+        ),
+    ];
+    for (rel, bytes, database, server, version, started, msls_at, below) in cases {
+        let media = read(&more, rel);
+        assert_eq!(media.file_size, bytes, "{rel}");
+        assert!(!media.truncated, "{rel}");
+        assert_eq!(media.label.is_compressed, 0, "{rel}");
+        assert_eq!(
+            (media.label.family_count, media.label.family_sequence_number),
+            (1, 1)
+        );
+        assert_eq!(media.sets.len(), 1, "{rel}: one set");
+        let set = &media.sets[0];
+        let h = &set.header;
+        assert_eq!(set.config_source, ConfigSource::Final, "{rel}");
+        assert_eq!(h.backup_type, BackupType::Database, "{rel}");
+        assert_eq!(h.database_name.as_deref(), Some(database), "{rel}");
+        assert_eq!(h.server_name.as_deref(), Some(server), "{rel}");
+        assert_eq!(
+            (h.software_version_major, h.software_version_minor),
+            version,
+            "{rel}"
+        );
+        assert_eq!(
+            h.backup_start_date.expect("start").to_string(),
+            started,
+            "{rel}"
+        );
+        // BackupSize is the stream up to the final configuration block less one soft filemark
+        // (2012, like 2008 R2 and 2016+), or exactly up to it (2005).
+        assert_eq!(h.backup_size + below, msls_at, "{rel}: BackupSize");
+        // Neither version compressed it: CompressedBackupSize equals BackupSize (2005 has no
+        // such field at all; its SCIN's fixed part ends where the field would start).
+        assert_eq!(h.compressed_backup_size, h.backup_size, "{rel}");
+        assert_eq!(
+            h.first_lsn, h.checkpoint_lsn,
+            "{rel}: a full starts at its checkpoint"
+        );
+        assert!(h.first_lsn < h.last_lsn, "{rel}");
+        assert!(!h.has_backup_checksums, "{rel}");
+        // The data file's backed-up pages are the MQDA stream of the block walk, less the two
+        // filler bytes; the log file is listed second.
+        let data = &set.files[0];
+        assert_eq!(data.file_type, FileType::Data, "{rel}");
+        assert_eq!(set.files[1].file_type, FileType::Log, "{rel}");
+        let mqda = if below == 4096 { 2_555_906 } else { 3_407_874 };
+        assert_eq!(data.backup_size_in_bytes, mqda - 2, "{rel}");
+        assert_eq!(
+            data.differential_base_guid,
+            Some(h.backup_set_guid),
+            "{rel}"
+        );
+    }
+}
+
+#[test]
+fn a_compressed_copy_of_the_sql_server_2012_full_reads_like_the_original() {
+    let Some(dir) = fixtures() else { return };
+    let path = more_fixtures(&dir).join("ThuOanh229-ShopOnline/Database.bak");
+    let plain = std::fs::read(&path).expect("read");
+    let original = read_with(&path, false);
+    for framing in [Framing::V1, Framing::V2] {
+        let options = ContainerOptions {
+            framing,
+            ..ContainerOptions::default()
+        };
+        for (codec, container) in [
+            (
+                "xpress",
+                lrs_backup::compress_xpress(&plain, options).expect("xpress"),
+            ),
+            (
+                "zstd",
+                lrs_backup::compress_zstd(&plain, options).expect("zstd"),
+            ),
+        ] {
+            let what = format!("{framing:?} {codec}");
+            let media =
+                lrs_backup::read_backup_from_bytes(&what, container, ReadOptions::default())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(media.label.is_compressed, 1, "{what}");
+            let (got, want) = (&media.sets[0], &original.sets[0]);
+            assert_eq!(got.header.compressed, 1, "{what}");
+            let mut header = got.header.clone();
+            header.compressed = 0;
+            assert_eq!(header, want.header, "{what}: every HEADERONLY column");
+            assert_eq!(got.files, want.files, "{what}: every FILELISTONLY row");
+            assert_ne!(got.header_path, HeaderPath::BlockWalk, "{what}");
+        }
+    }
 }
 
 #[test]

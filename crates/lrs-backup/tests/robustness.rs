@@ -12,7 +12,14 @@ const SMALL_LOG: &str = "dataplat-appveyor-lab/sql2008-backups/dbareports/LOG/SQ
 const STOPAT: &str = "dataplat-appveyor-lab/sql2008-backups/StopAt";
 
 fn read(data: &[u8], allow_truncated: bool) -> Result<BackupMedia, BackupError> {
-    lrs_backup::read_backup_from_bytes("input.bak", data.to_vec(), ReadOptions { allow_truncated })
+    lrs_backup::read_backup_from_bytes(
+        "input.bak",
+        data.to_vec(),
+        ReadOptions {
+            allow_truncated,
+            ..ReadOptions::default()
+        },
+    )
 }
 
 fn fixture(rel: &str) -> Option<Vec<u8>> {

@@ -56,7 +56,8 @@ fn assert_rows_keep_their_shape(media: &BackupMedia, what: &str) {
                 "lastLogBackupLsn",
                 "utcOffsetMinutes",
                 "startOffset",
-                "dataEndOffset"
+                "dataEndOffset",
+                "headerPath"
             ],
             "{what}"
         );
@@ -162,6 +163,7 @@ fn a_truncated_real_backup_round_trips_with_its_provisional_values() {
         data[..cut].to_vec(),
         ReadOptions {
             allow_truncated: true,
+            ..Default::default()
         },
     )
     .expect("provisional read");
@@ -314,8 +316,15 @@ fn write(media: MediaSpec, sets: &[SetSpec]) -> Vec<u8> {
 }
 
 fn read(name: &str, bytes: Vec<u8>, allow_truncated: bool) -> BackupMedia {
-    lrs_backup::read_backup_from_bytes(name, bytes, ReadOptions { allow_truncated })
-        .unwrap_or_else(|e| panic!("{e}"))
+    lrs_backup::read_backup_from_bytes(
+        name,
+        bytes,
+        ReadOptions {
+            allow_truncated,
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Full, log spanning a fork, differential, copy-only log, log: every optional column filled
@@ -331,8 +340,13 @@ fn chain() -> Vec<SetSpec> {
 }
 
 #[test]
-fn forged_multi_set_files_round_trip_in_both_layouts() {
-    for layout in [Layout::Sql2016, Layout::Sql2008R2] {
+fn forged_multi_set_files_round_trip_in_every_layout() {
+    for layout in [
+        Layout::Sql2016,
+        Layout::Sql2012,
+        Layout::Sql2008R2,
+        Layout::Sql2005,
+    ] {
         let what = format!("{layout:?}");
         let media = read(&what, write(media_spec(layout, (1, 1)), &chain()), false);
         assert_eq!(media.sets.len(), 5, "{what}");
@@ -439,7 +453,12 @@ proptest! {
             BackupType::TransactionLog,
             BackupType::DifferentialDatabase,
         ]),
-        layout in prop::sample::select(vec![Layout::Sql2016, Layout::Sql2008R2]),
+        layout in prop::sample::select(vec![
+            Layout::Sql2016,
+            Layout::Sql2012,
+            Layout::Sql2008R2,
+            Layout::Sql2005,
+        ]),
         names in (text(), text(), text(), text(), text(), text()),
         lsns in prop::collection::vec(lsn_strategy(), 8),
         guids in prop::collection::vec(guid_strategy(), 8),

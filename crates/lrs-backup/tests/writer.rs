@@ -2,8 +2,8 @@
 //! and stream structure of real backups.
 
 use lrs_backup::{
-    BackupDateTime, BackupType, BackupWriter, FileSpec, Guid, Layout, Lsn, MediaSpec, PageSource,
-    ReadOptions, RecoveryModel, SetSpec, Tag, mtf_layout,
+    BackupDateTime, BackupType, BackupWriter, FileSpec, Guid, HeaderPath, Layout, Lsn, MediaSpec,
+    PageSource, ReadOptions, RecoveryModel, SetSpec, Tag, mtf_layout,
 };
 
 struct Zeros;
@@ -111,7 +111,10 @@ fn written_sets_read_back_identically() {
     for (layout, sfm) in [
         (Layout::Sql2016, 512),
         (Layout::Sql2016, 4096),
+        (Layout::Sql2012, 4096),
+        (Layout::Sql2012, 512),
         (Layout::Sql2008R2, 512),
+        (Layout::Sql2005, 512),
     ] {
         for checksums in [false, true] {
             let mut w = BackupWriter::new(Vec::new(), media(layout, sfm)).expect("writer");
@@ -153,4 +156,126 @@ fn written_sets_read_back_identically() {
             assert_eq!(tags.iter().filter(|t| **t == Tag::MSDA).count(), 1);
         }
     }
+}
+
+/// Two sets (a full and a log) in `layout`, and where each MSLS block and the final SFMB sit.
+fn two_sets(layout: Layout, sfm: u32) -> (Vec<u8>, Vec<u64>, usize) {
+    let mut w = BackupWriter::new(Vec::new(), media(layout, sfm)).expect("writer");
+    for spec in [
+        set(BackupType::Database, 1, true),
+        set(BackupType::TransactionLog, 2, true),
+    ] {
+        w.write_set(&spec, &mut Zeros).expect("write set");
+    }
+    let bytes = w.finish().expect("finish");
+    let blocks = mtf_layout(&bytes).expect("layout");
+    let msls = blocks
+        .iter()
+        .filter(|b| b.tag == Tag::MSLS)
+        .map(|b| b.offset)
+        .collect();
+    let last = bytes.len() - sfm as usize;
+    (bytes, msls, last)
+}
+
+const EVERY_LAYOUT: [(Layout, u32); 5] = [
+    (Layout::Sql2005, 512),
+    (Layout::Sql2008R2, 512),
+    (Layout::Sql2012, 4096),
+    (Layout::Sql2016, 512),
+    (Layout::Sql2016, 4096),
+];
+
+fn read(bytes: Vec<u8>) -> Result<lrs_backup::BackupMedia, lrs_backup::BackupError> {
+    lrs_backup::read_backup_from_bytes("w.bak", bytes, ReadOptions::default())
+}
+
+fn without_paths(mut media: lrs_backup::BackupMedia) -> lrs_backup::BackupMedia {
+    for set in &mut media.sets {
+        set.header_path = HeaderPath::Direct;
+    }
+    media
+}
+
+#[test]
+fn an_unusable_filemark_table_falls_back_to_a_block_walk() {
+    for (layout, sfm) in EVERY_LAYOUT {
+        let (bytes, _, last) = two_sets(layout, sfm);
+        let original = read(bytes.clone()).unwrap_or_else(|e| panic!("{layout:?}: {e}"));
+        assert!(
+            original
+                .sets
+                .iter()
+                .all(|s| s.header_path != HeaderPath::BlockWalk)
+        );
+        // The table is not covered by the block header checksum: an empty one, and one whose
+        // entries point past the end of the file (what the 2005 layout looked like to a reader
+        // that only knew the later one).
+        let table_at = if layout == Layout::Sql2005 { 60 } else { 72 };
+        let mut empty = bytes.clone();
+        empty[last + 56..last + 60].copy_from_slice(&0u32.to_le_bytes());
+        let mut past_the_end = bytes.clone();
+        let beyond = (bytes.len() as u64 * 2).to_le_bytes();
+        past_the_end[last + table_at..last + table_at + 8].copy_from_slice(&beyond);
+        for (what, damaged) in [("empty table", empty), ("entry past the end", past_the_end)] {
+            let media = read(damaged).unwrap_or_else(|e| panic!("{layout:?} {what}: {e}"));
+            assert!(
+                media
+                    .sets
+                    .iter()
+                    .all(|s| s.header_path == HeaderPath::BlockWalk),
+                "{layout:?} {what}"
+            );
+            assert_eq!(
+                without_paths(media),
+                without_paths(original.clone()),
+                "{layout:?} {what}: same values as the fast path"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_damaged_final_configuration_block_is_refused_with_its_offset() {
+    for (layout, sfm) in EVERY_LAYOUT {
+        let (mut bytes, msls, _) = two_sets(layout, sfm);
+        let at = usize::try_from(msls[1]).expect("offset");
+        bytes[at + 20] ^= 0x40; // the block's logical address: its header checksum breaks
+        let err = read(bytes).expect_err("no valid final configuration block");
+        assert_eq!(err.offset, msls[1], "{layout:?}: {err}");
+        assert!(
+            matches!(err.kind, lrs_backup::ErrorKind::BadChecksum { what, .. } if what.contains("MSLS")),
+            "{layout:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn sql_server_2012_pads_its_final_configuration_block_to_the_filemark() {
+    let (bytes, msls, _) = two_sets(Layout::Sql2012, 4096);
+    let blocks = mtf_layout(&bytes).expect("layout");
+    let mut expected_paths = Vec::new();
+    for &at in &msls {
+        let block = blocks.iter().find(|b| b.offset == at).expect("MSLS");
+        let msci = blocks
+            .iter()
+            .rev()
+            .find(|b| b.tag == Tag::MSCI && b.offset < at)
+            .expect("MSCI");
+        assert!(
+            block.end.is_multiple_of(4096),
+            "ends on a filemark boundary"
+        );
+        assert!(block.end - block.offset >= msci.end - msci.offset);
+        // Only a final copy longer than the start copy needs the tail search.
+        expected_paths.push(if block.end - block.offset > msci.end - msci.offset {
+            HeaderPath::TailSearch
+        } else {
+            HeaderPath::Direct
+        });
+    }
+    assert!(expected_paths.contains(&HeaderPath::TailSearch));
+    let media = read(bytes).expect("reads");
+    let paths: Vec<HeaderPath> = media.sets.iter().map(|s| s.header_path).collect();
+    assert_eq!(paths, expected_paths);
 }

@@ -164,7 +164,9 @@ impl Chain {
         let finish = add_seconds(start, 1 + u64::from(pages) / 4096);
         self.time = add_seconds(start, self.db.interval_seconds.max(1));
         let (major, minor, build) = match self.db.layout {
+            Layout::Sql2005 => (9, 0, 5000),
             Layout::Sql2008R2 => (10, 50, 4000),
+            Layout::Sql2012 => (11, 0, 2218),
             Layout::Sql2016 => (13, 0, 5026),
         };
         let machine = self
@@ -189,7 +191,9 @@ impl Chain {
             machine_name: machine,
             database_name: self.db.database.clone(),
             compatibility_level: match self.db.layout {
+                Layout::Sql2005 => 90,
                 Layout::Sql2008R2 => 100,
+                Layout::Sql2012 => 110,
                 Layout::Sql2016 => 130,
             },
             software_version: (major, minor, build),

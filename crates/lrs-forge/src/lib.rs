@@ -16,7 +16,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub use chain::{Chain, DatabaseSpec};
-use lrs_backup::{BackupType, BackupWriter, ContainerOptions, Lsn, MediaSpec, SetSpec};
+use lrs_backup::{BackupType, BackupWriter, ContainerOptions, Layout, Lsn, MediaSpec, SetSpec};
 pub use pages::PageGenerator;
 use rng::Rng;
 
@@ -178,6 +178,7 @@ pub fn plan(spec: &ChainSpec) -> Vec<PlannedFile> {
 
 /// Write every file of `spec` into `dir` (created if needed).
 pub fn write_chain(spec: &ChainSpec, dir: &Path) -> io::Result<Vec<ForgedFile>> {
+    check_spec(spec)?;
     std::fs::create_dir_all(dir)?;
     let mut rng = Rng::new(spec.db.seed ^ 0x5EED);
     let mut written = Vec::new();
@@ -187,12 +188,25 @@ pub fn write_chain(spec: &ChainSpec, dir: &Path) -> io::Result<Vec<ForgedFile>> 
     Ok(written)
 }
 
+/// Refuse combinations SQL Server cannot produce.
+fn check_spec(spec: &ChainSpec) -> io::Result<()> {
+    if spec.db.layout == Layout::Sql2005 && spec.compression != Compression::None {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "SQL Server 2005 cannot write compressed backups (BACKUP ... WITH COMPRESSION \
+             arrived in SQL Server 2008): forge the 2005 layout without compression",
+        ));
+    }
+    Ok(())
+}
+
 /// Write one planned file (one path per stripe).
 pub fn write_planned(
     spec: &ChainSpec,
     file: &PlannedFile,
     dir: &Path,
 ) -> io::Result<Vec<ForgedFile>> {
+    check_spec(spec)?;
     let mut rng = Rng::new(spec.db.seed ^ file.name.len() as u64);
     write_file(spec, file, dir, &mut rng)
 }

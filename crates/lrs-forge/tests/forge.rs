@@ -86,7 +86,12 @@ proptest! {
         logs in 0u32..8,
         stripes in 1u16..4,
         compression in prop_oneof![Just(Compression::None), Just(Compression::Xpress), Just(Compression::Zstd)],
-        layout in prop_oneof![Just(Layout::Sql2016), Just(Layout::Sql2008R2)],
+        layout in prop_oneof![
+            Just(Layout::Sql2016),
+            Just(Layout::Sql2012),
+            Just(Layout::Sql2008R2),
+            Just(Layout::Sql2005),
+        ],
         sfm in prop_oneof![Just(512u32), Just(4096u32)],
         checksum in any::<bool>(),
         copy_only_full in any::<bool>(),
@@ -97,7 +102,8 @@ proptest! {
         s.diffs = diffs;
         s.logs = logs;
         s.stripes = stripes;
-        s.compression = compression;
+        // SQL Server 2005 has no backup compression (the forge refuses it).
+        s.compression = if layout == Layout::Sql2005 { Compression::None } else { compression };
         s.db.layout = layout;
         s.db.checksum = checksum;
         s.db.data_size = 200_000 + seed % 300_000;
@@ -322,35 +328,57 @@ fn structure_matches_real_backups_of_the_mimicked_version() {
         return;
     };
     let fixtures = Path::new(&fixtures);
+    let more = fixtures
+        .parent()
+        .expect("LRS_REAL_FIXTURES has a parent folder")
+        .join("real-more");
+    assert!(
+        more.is_dir(),
+        "{} is missing: the 2005 and 2012 fixtures sit beside LRS_REAL_FIXTURES",
+        more.display()
+    );
     let cases = [
         // (real file, layout, soft filemark size, checksums)
         (
-            "dataplat-appveyor-lab/sql2008-backups/StopAt/StopAt.bak",
+            fixtures.join("dataplat-appveyor-lab/sql2008-backups/StopAt/StopAt.bak"),
             Layout::Sql2008R2,
             512,
             false,
         ),
         (
-            "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
+            fixtures.join("dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak"),
             Layout::Sql2008R2,
             512,
             true,
         ),
         (
-            "Guilderm-SC-701_ClassWork/northwind.bak",
+            fixtures.join("Guilderm-SC-701_ClassWork/northwind.bak"),
             Layout::Sql2016,
             512,
             false,
         ),
         (
-            "HoangDe13-WebDentalClinic/WebDentalClinic-2019.bak",
+            fixtures.join("HoangDe13-WebDentalClinic/WebDentalClinic-2019.bak"),
             Layout::Sql2016,
             4096,
             false,
         ),
+        (
+            more.join("ThuOanh229-ShopOnline/Database.bak"),
+            Layout::Sql2012,
+            4096,
+            false,
+        ),
+        (
+            more.join("salmanshariff07-Sales_Analysis_SQL/Northwind.bak"),
+            Layout::Sql2005,
+            512,
+            false,
+        ),
     ];
-    for (rel, layout, sfm, checksum) in cases {
-        let real = decoded(&fixtures.join(rel));
+    for (path, layout, sfm, checksum) in cases {
+        let rel = path.display();
+        let real = decoded(&path);
         let mut s = spec(5);
         s.logs = 0;
         s.diffs = 0;
@@ -381,5 +409,27 @@ fn structure_matches_real_backups_of_the_mimicked_version() {
             record_layout(&real),
             "{rel}: record layout"
         );
+        assert_eq!(
+            tail_layout(&forged, u64::from(sfm)),
+            tail_layout(&real, u64::from(sfm)),
+            "{rel}: soft filemark attributes and final configuration block padding"
+        );
     }
+}
+
+/// What differs between versions around a set's end: the soft filemarks' attribute word (0 on
+/// SQL Server 2005), whether the MSLS is longer than the MSCI (2012 pads it to the next
+/// soft-filemark boundary), and whether it ends on such a boundary (it always does).
+fn tail_layout(mtf: &[u8], sfm: u64) -> (u32, bool, bool) {
+    let blocks = mtf_layout(mtf).unwrap_or_else(|e| panic!("{e}"));
+    let sfmb = blocks.iter().find(|b| b.tag == Tag::SFMB).expect("SFMB");
+    let at = usize::try_from(sfmb.offset).expect("offset");
+    let attributes = u32::from_le_bytes(mtf[at + 4..at + 8].try_into().expect("u32"));
+    let len = |tag: Tag| {
+        let b = blocks.iter().find(|b| b.tag == tag).expect("config block");
+        (b.end - b.offset, b.end)
+    };
+    let (msci, _) = len(Tag::MSCI);
+    let (msls, msls_end) = len(Tag::MSLS);
+    (attributes, msls > msci, msls_end.is_multiple_of(sfm))
 }

@@ -481,6 +481,7 @@ async fn unreadable_or_incomplete_data_is_a_read_error_and_applies_nothing() {
         &cut,
         lrs_backup::ReadOptions {
             allow_truncated: true,
+            ..Default::default()
         },
     )
     .await

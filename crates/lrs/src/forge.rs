@@ -41,7 +41,7 @@ pub(crate) struct DatabaseArgs {
     /// Compression: none, xpress (SQL Server's default) or zstd (SQL Server 2025).
     #[arg(long, default_value = "none", value_parser = parse_compression)]
     compress: Compression,
-    /// SQL Server layout to mimic: 2016 (2016–2022) or 2008r2.
+    /// SQL Server layout to mimic: 2016 (2016–2022), 2012 (2012–2014), 2008r2 or 2005.
     #[arg(long, default_value = "2016", value_parser = parse_layout)]
     layout: Layout,
     /// Soft filemark size (BACKUP ... BLOCKSIZE): 512 or 4096.
@@ -253,8 +253,10 @@ fn parse_compression(s: &str) -> Result<Compression, String> {
 fn parse_layout(s: &str) -> Result<Layout, String> {
     match s.to_ascii_lowercase().as_str() {
         "2016" | "2017" | "2019" | "2022" => Ok(Layout::Sql2016),
+        "2014" | "2012" => Ok(Layout::Sql2012),
         "2008r2" | "2008" => Ok(Layout::Sql2008R2),
-        _ => Err(format!("unknown layout {s:?} (2016 or 2008r2)")),
+        "2005" => Ok(Layout::Sql2005),
+        _ => Err(format!("unknown layout {s:?} (2016, 2012, 2008r2 or 2005)")),
     }
 }
 

@@ -29,6 +29,10 @@ pub(crate) struct InspectArgs {
     /// Read files that end early (uploads in progress) from their provisional header copy.
     #[arg(long)]
     allow_truncated: bool,
+    /// Find every set by walking all blocks of each file instead of the two-read fast path
+    /// (slower; the reference the fast path is checked against).
+    #[arg(long)]
+    block_walk: bool,
 }
 
 /// Which RESTORE ... ONLY report to print.
@@ -44,6 +48,7 @@ pub(crate) enum Report {
 pub(crate) async fn run(report: Report, args: InspectArgs) -> anyhow::Result<ExitCode> {
     let options = ReadOptions {
         allow_truncated: args.allow_truncated,
+        block_walk: args.block_walk,
     };
     let results = read_all(&args.paths, options).await?;
 
@@ -135,6 +140,10 @@ struct HeaderRow<'a> {
     file: &'a str,
     #[serde(flatten)]
     header: &'a BackupHeader,
+    /// Not a SQL Server column: how the reader found the set's final configuration block
+    /// (`direct`, `tail-search`, `block-walk`, or `provisional` for a truncated file).
+    #[serde(rename = "HeaderPath")]
+    header_path: &'static str,
 }
 
 #[derive(Serialize)]
@@ -179,6 +188,7 @@ fn write_json(
                         rows.push(serde_json::to_value(HeaderRow {
                             file,
                             header: &set.header,
+                            header_path: set.header_path.as_str(),
                         })?);
                     }
                 }

@@ -167,8 +167,10 @@ fn headeronly_json_uses_sql_server_column_names() {
     assert_eq!(northwind["DatabaseName"], "NORTHWIND");
     let mut expected = vec!["File".to_string()];
     expected.extend(HEADERONLY_COLUMNS.iter().map(|c| (*c).to_string()));
+    expected.push("HeaderPath".to_string());
     for row in &ok {
         assert_eq!(keys(row), expected);
+        assert_eq!(row["HeaderPath"], "direct", "{}", row["File"]);
     }
     let stopat = ok
         .iter()
@@ -188,6 +190,52 @@ fn headeronly_json_uses_sql_server_column_names() {
     assert_eq!(stopat["HasBackupChecksums"], false);
     assert_eq!(stopat["DifferentialBaseLSN"], Value::Null);
     assert_eq!(stopat["RecoveryModel"], "FULL");
+}
+
+#[test]
+fn sql_server_2005_and_2012_backups_and_the_path_that_found_them() {
+    let Some(dir) = fixtures() else { return };
+    let more = dir.parent().expect("parent").join("real-more");
+    assert!(more.is_dir(), "{} is missing", more.display());
+    let more = more.to_str().expect("utf-8 path");
+    let fast = json(&lrs(&["headeronly", "--json", more]));
+    let walked = json(&lrs(&["headeronly", "--json", "--block-walk", more]));
+    let summary = |rows: &[Value]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["DatabaseName"].as_str().expect("name").to_string(),
+                    format!(
+                        "{}.{}",
+                        r["SoftwareVersionMajor"], r["SoftwareVersionMinor"]
+                    ),
+                    r["HeaderPath"].as_str().expect("path").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        summary(&fast),
+        [
+            (
+                "smartshopaspmvc5".into(),
+                "11.0".into(),
+                "tail-search".into()
+            ),
+            ("Northwind".into(), "9.0".into(), "direct".into()),
+        ]
+    );
+    assert!(summary(&walked).iter().all(|(_, _, p)| p == "block-walk"));
+    for (a, b) in fast.iter().zip(&walked) {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        a["HeaderPath"] = Value::Null;
+        b["HeaderPath"] = Value::Null;
+        assert_eq!(a, b, "every column is the same either way");
+    }
+    let files = json(&lrs(&["filelistonly", "--json", more]));
+    assert_eq!(files.len(), 4, "a data and a log file each");
+    let labels = json(&lrs(&["labelonly", "--json", more]));
+    assert_eq!(labels.len(), 2);
 }
 
 #[test]

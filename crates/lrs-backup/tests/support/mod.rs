@@ -21,6 +21,28 @@ pub fn fixtures() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// `real-more` beside the `LRS_REAL_FIXTURES` folder: real backups in layouts the first set did
+/// not cover (SQL Server 2005 and 2012). Required wherever `LRS_REAL_FIXTURES` is set.
+pub fn more_fixtures(real: &Path) -> PathBuf {
+    let more = real
+        .parent()
+        .expect("LRS_REAL_FIXTURES has a parent folder")
+        .join("real-more");
+    assert!(
+        more.is_dir(),
+        "{} is missing: the real-more fixtures are expected beside LRS_REAL_FIXTURES",
+        more.display()
+    );
+    more
+}
+
+/// Every real backup file: those of `real` and of `real-more` beside it, sorted per folder.
+pub fn every_real_file(real: &Path) -> Vec<PathBuf> {
+    let mut files = backup_files(real);
+    files.extend(backup_files(&more_fixtures(real)));
+    files
+}
+
 /// Every file below `dir` except Markdown, sorted.
 pub fn backup_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
