@@ -23,7 +23,7 @@ use lrs_backup::{
     ReadOptions, Tag, mtf_layout, mtf_stream, page_checksum, read_backup_from_bytes,
     verify_page_checksum, verify_torn_bits,
 };
-use support::{backup_files, fixtures};
+use support::{every_real_file, fixtures};
 
 /// Length of an MTF stream header.
 const STREAM_HEADER_LEN: u64 = 22;
@@ -118,6 +118,7 @@ fn data_pages<'a>(name: &str, mtf: &'a [u8]) -> Vec<&'a [u8; PAGE_SIZE]> {
 /// "SQL Server 2008 R2 (10.50)" etc. from the backup's software version.
 fn version_name(major: u8, minor: u8) -> String {
     let product = match (major, minor) {
+        (9, _) => "2005",
         (10, 0) => "2008",
         (10, 50) => "2008 R2",
         (11, _) => "2012",
@@ -138,10 +139,12 @@ fn every_protected_data_page_validates() {
     let Some(dir) = fixtures() else { return };
     let mut by_version: BTreeMap<String, Counts> = BTreeMap::new();
     let mut failures = Vec::new();
-    for path in backup_files(&dir) {
+    // Both fixture folders: `real` and the SQL Server 2005/2012 files of `real-more`.
+    let root = dir.parent().expect("the fixture folder has a parent");
+    for path in every_real_file(&dir) {
         let name = path
-            .strip_prefix(&dir)
-            .expect("inside the fixture folder")
+            .strip_prefix(root)
+            .expect("inside the fixture folders")
             .display()
             .to_string();
         let data = Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}")));

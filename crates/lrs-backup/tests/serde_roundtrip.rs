@@ -12,7 +12,7 @@ use lrs_backup::{
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::{backup_files, fixtures};
+use support::{every_real_file, fixtures};
 
 /// Serialize, deserialize, compare; also through `serde_json::Value` (how a store that keeps
 /// JSON columns hands it back). Returns the JSON text.
@@ -103,12 +103,13 @@ fn keys(v: &Value) -> Vec<&str> {
 #[test]
 fn every_real_backup_round_trips() {
     let Some(dir) = fixtures() else { return };
-    let files = backup_files(&dir);
-    assert_eq!(files.len(), 45, "the fixtures README lists 45 files");
+    let files = every_real_file(&dir);
+    assert_eq!(files.len(), 47, "45 files in real, 2 in real-more");
+    let root = dir.parent().expect("the fixture folder has a parent");
     let mut sets = 0;
     for path in files {
         let rel = path
-            .strip_prefix(&dir)
+            .strip_prefix(root)
             .expect("inside")
             .display()
             .to_string();
@@ -119,7 +120,7 @@ fn every_real_backup_round_trips() {
         assert_rows_keep_their_shape(&media, &rel);
         sets += media.sets.len();
     }
-    assert_eq!(sets, 45, "one backup set per fixture file");
+    assert_eq!(sets, 47, "one backup set per fixture file");
 }
 
 #[test]
