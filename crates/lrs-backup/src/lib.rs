@@ -33,6 +33,7 @@ mod range;
 mod reader;
 mod stream;
 mod values;
+mod verify;
 mod writer;
 mod xpress;
 mod xpress_encode;
@@ -47,7 +48,9 @@ pub use model::{
     HeaderPath, MediaLabel, RecoveryModel,
 };
 pub use mtf::{MediaSetInfo, Tag};
+pub use verify::{NoSink, SetSink, SetVerifier, VerifyError, VerifySummary};
 pub use page::{
+    BackupChecksum, page_checksum_from_sectors, page_sector_xors,
     PAGE_FLAG_CHECKSUM, PAGE_FLAG_TORN_BITS, PAGE_HEADER_LEN, PAGE_SIZE, PageChecksumMismatch,
     PageHeader, PageId, page_checksum, set_page_checksum, verify_page_checksum, verify_torn_bits,
 };

@@ -282,6 +282,10 @@ pub struct MediaSetInfo {
     pub family_sequence_number: u16,
     /// Mirror count (RAID+30; 1 in every sample).
     pub mirror_count: u16,
+    /// The media was written `WITH MEDIAPASSWORD` (TAPE+62 password algorithm, or a stored
+    /// password value): RESTORE needs that password, which LRS has no way to pass.
+    #[serde(default)]
+    pub media_password: bool,
 }
 
 impl MediaSetInfo {
@@ -291,6 +295,7 @@ impl MediaSetInfo {
             family_count: le.u16(20)?,
             family_sequence_number: le.u16(24)?,
             mirror_count: le.u16(30)?,
+            media_password: false,
         };
         if info.family_count == 0 || info.family_sequence_number == 0 {
             return Err(le.error(

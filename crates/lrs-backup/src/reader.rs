@@ -127,7 +127,9 @@ async fn read_media(
     let raid = tape
         .stream_data(Tag::RAID)
         .ok_or_else(|| FormatError::malformed(0, "TAPE block", "no RAID (media set) stream"))?;
-    let media = MediaSetInfo::parse(&Le::new(&raid.1, raid.0, "RAID stream"))?;
+    let mut media = MediaSetInfo::parse(&Le::new(&raid.1, raid.0, "RAID stream"))?;
+    media.media_password =
+        tape_fields.has_media_password || tape_fields.password_encryption_algorithm != 0;
     let label = build_label(&tape_fields, &media, compressed);
     let sfm = u64::from(tape_fields.soft_filemark_size);
     let flbs = u64::from(tape_fields.format_logical_block_size);

@@ -499,6 +499,7 @@ impl<W: Write> BackupWriter<W> {
         head.extend_from_slice(&[0, 0]);
         self.emit(&head)?;
         let mut page_buf = std::mem::take(&mut self.buf);
+        let mut checksum = crate::page::BackupChecksum::new();
         for file in set.files.iter().filter(|f| !f.is_log) {
             let mut index = 0u32;
             while index < file.pages_in_backup {
@@ -506,6 +507,9 @@ impl<W: Write> BackupWriter<W> {
                 page_buf.resize(n as usize * PAGE, 0);
                 for (k, page) in page_buf.chunks_exact_mut(PAGE).enumerate() {
                     pages.fill(file, index + k as u32, page);
+                }
+                if set.has_backup_checksums {
+                    checksum.update(&page_buf);
                 }
                 self.emit(&page_buf)?;
                 index += n;
@@ -516,7 +520,7 @@ impl<W: Write> BackupWriter<W> {
         let mut tail = Vec::new();
         align_pad(&mut tail, rel);
         if set.has_backup_checksums {
-            push_stream_at(&mut tail, rel, b"CSUM", 0, &[0u8; 4]);
+            push_stream_at(&mut tail, rel, b"CSUM", 0, &checksum.value().to_le_bytes());
         }
         push_stream_at(&mut tail, rel, b"MQDA", 0x6, &[]);
         spad_to(&mut tail, rel, 1024);
@@ -537,9 +541,12 @@ impl<W: Write> BackupWriter<W> {
         let _ = bytes;
         b.extend_from_slice(&stream_header(b"MQTL", attr, 65538));
         b.extend_from_slice(&[0, 0]);
+        let log_at = b.len();
         b.resize(b.len() + 65536, 0);
         if set.has_backup_checksums {
-            push_stream(&mut b, b"CSUM", 0, &[0u8; 4]);
+            let mut checksum = crate::page::BackupChecksum::new();
+            checksum.update(&b[log_at..]);
+            push_stream(&mut b, b"CSUM", 0, &checksum.value().to_le_bytes());
         }
         let rel = self.pos - self.set_start;
         let mut tail = Vec::new();

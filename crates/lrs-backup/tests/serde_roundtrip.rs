@@ -558,6 +558,7 @@ fn unusual_set() -> BackupSet {
         family_count: u16::MAX,
         family_sequence_number: u16::MAX,
         mirror_count: 0,
+        media_password: true,
     };
     set.config_source = ConfigSource::Provisional;
     set.last_full_backup_guid = None;
