@@ -48,11 +48,10 @@ pub use model::{
     HeaderPath, MediaLabel, RecoveryModel,
 };
 pub use mtf::{MediaSetInfo, Tag};
-pub use verify::{NoSink, SetSink, SetVerifier, VerifyError, VerifySummary};
 pub use page::{
-    BackupChecksum, page_checksum_from_sectors, page_sector_xors,
-    PAGE_FLAG_CHECKSUM, PAGE_FLAG_TORN_BITS, PAGE_HEADER_LEN, PAGE_SIZE, PageChecksumMismatch,
-    PageHeader, PageId, page_checksum, set_page_checksum, verify_page_checksum, verify_torn_bits,
+    BackupChecksum, PAGE_FLAG_CHECKSUM, PAGE_FLAG_TORN_BITS, PAGE_HEADER_LEN, PAGE_SIZE,
+    PageChecksumMismatch, PageHeader, PageId, page_checksum, page_checksum_from_sectors,
+    page_sector_xors, set_page_checksum, verify_page_checksum, verify_torn_bits,
 };
 #[cfg(feature = "object-store")]
 pub use range::ObjectStoreReader;
@@ -60,6 +59,7 @@ pub use range::{CountingReader, FileReader, MemoryReader, RangeRead};
 pub use reader::{ReadOptions, read_backup, read_backup_with};
 pub use stream::mtf_stream;
 pub use values::{BackupDateTime, Guid, ParseDateTimeError, ParseGuidError};
+pub use verify::{NoSink, SetSink, SetVerifier, VerifyError, VerifySummary};
 pub use writer::{BackupWriter, FileSpec, Layout, MediaSpec, PageSource, SetSpec};
 
 /// Internal entry points for the crate's own benchmarks; not part of the API.

@@ -222,7 +222,11 @@ impl SetVerifier {
     }
 
     /// Check the next `bytes` of the set, handing verified pages and log to `sink`.
-    pub fn feed_into(&mut self, mut bytes: &[u8], sink: &mut dyn SetSink) -> Result<(), VerifyError> {
+    pub fn feed_into(
+        &mut self,
+        mut bytes: &[u8],
+        sink: &mut dyn SetSink,
+    ) -> Result<(), VerifyError> {
         let room = self.end.saturating_sub(self.pos);
         if bytes.len() as u64 > room {
             return Err(self.damaged(
@@ -336,16 +340,16 @@ impl SetVerifier {
         let header = BlockHeader::parse(&Le::new(raw, at, "block header"))
             .map_err(|e| self.damaged(at, e.kind.to_string()))?;
         if header.tag == Tag::SFMB || header.tag == Tag::TAPE {
-            return Err(self.damaged(
-                at,
-                format!("a {} block inside the set's data", header.tag),
-            ));
+            return Err(self.damaged(at, format!("a {} block inside the set's data", header.tag)));
         }
         let ofe = header.first_event_offset;
         if usize::from(ofe) < BLOCK_HEADER_LEN || ofe > MAX_FIRST_EVENT_OFFSET {
             return Err(self.damaged(
                 at + 8,
-                format!("{} block's first stream offset {ofe} is out of range", header.tag),
+                format!(
+                    "{} block's first stream offset {ofe} is out of range",
+                    header.tag
+                ),
             ));
         }
         self.summary.blocks += 1;
@@ -386,7 +390,9 @@ impl SetVerifier {
         let is_data = tag.0 == *b"MQDA" || tag.0 == *b"MQTL";
         if is_data && stream.length > 0 {
             if stream.length < FILLER {
-                return Err(self.damaged(at + 8, format!("{tag} stream of {} bytes", stream.length)));
+                return Err(
+                    self.damaged(at + 8, format!("{tag} stream of {} bytes", stream.length))
+                );
             }
             let checksum = (stream.media_attributes & CHECKSUMMED != 0).then(BackupChecksum::new);
             self.state = State::Data(DataStream {
@@ -420,7 +426,9 @@ impl SetVerifier {
                 }
                 Some(_) => self.summary.backup_checksums += 1,
                 None => {
-                    return Err(self.damaged(at, "a CSUM stream that follows no checksummed stream"));
+                    return Err(
+                        self.damaged(at, "a CSUM stream that follows no checksummed stream")
+                    );
                 }
             }
         }
@@ -505,7 +513,8 @@ impl SetVerifier {
                 c.add_sector(x);
             }
         }
-        let word = |at: usize| u32::from_le_bytes([page[at], page[at + 1], page[at + 2], page[at + 3]]);
+        let word =
+            |at: usize| u32::from_le_bytes([page[at], page[at + 1], page[at + 2], page[at + 3]]);
         let header_version = page[0];
         let file = u32::from(u16::from_le_bytes([page[FILE_ID_AT], page[FILE_ID_AT + 1]]));
         let page_id = PageId {

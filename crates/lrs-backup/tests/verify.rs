@@ -8,8 +8,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use lrs_backup::{
     BackupType, BackupWriter, FileSpec, Guid, Layout, Lsn, MediaSpec, MemoryReader, PageSource,
-    ReadOptions, RecoveryModel, SetSpec, SetVerifier, Tag, VerifyError, VerifySummary,
-    mtf_layout,
+    ReadOptions, RecoveryModel, SetSpec, SetVerifier, Tag, VerifyError, VerifySummary, mtf_layout,
 };
 use support::{every_real_file, fixtures};
 
@@ -62,7 +61,10 @@ fn every_real_set_verifies_and_the_backup_checksums_match() {
     assert_eq!(sets, 47);
     // Only the dbareports backups were taken WITH CHECKSUM: their full and two differentials
     // carry a CSUM after the data and after the log stream, their two logs one each.
-    assert_eq!(checksums, 8, "every CSUM stream of the checksummed fixtures");
+    assert_eq!(
+        checksums, 8,
+        "every CSUM stream of the checksummed fixtures"
+    );
     assert!(pages_verified > 0);
 }
 
@@ -76,8 +78,11 @@ impl PageSource for Noise {
         page[32..36].copy_from_slice(&index.to_le_bytes());
         page[36..38].copy_from_slice(&u16::try_from(file.file_id).expect("id").to_le_bytes());
         for b in page[96..200].iter_mut() {
-            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            *b = (self.0 >> 33) as u8;
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            *b = self.0.to_le_bytes()[5];
         }
         let page: &mut [u8; 8192] = page.try_into().expect("page");
         lrs_backup::set_page_checksum(page);
@@ -171,12 +176,19 @@ fn first_stream(mtf: &[u8], tag: &[u8; 4]) -> (u64, u64) {
 fn forged_sets_verify_in_any_piece_size() {
     for layout in [Layout::Sql2005, Layout::Sql2012, Layout::Sql2016] {
         let data = forged_full(true, layout);
-        let whole = verify_all("f.bak", data.clone(), usize::MAX)[0].clone().expect("valid");
+        let whole = verify_all("f.bak", data.clone(), usize::MAX)[0]
+            .clone()
+            .expect("valid");
         assert_eq!(whole.pages, 48, "{layout:?}");
         assert_eq!(whole.pages_verified, 48, "{layout:?}");
-        assert_eq!(whole.backup_checksums, 2, "{layout:?}: data and log streams");
+        assert_eq!(
+            whole.backup_checksums, 2,
+            "{layout:?}: data and log streams"
+        );
         for chunk in [1, 7, 512, 8191, 8193, 65536] {
-            let got = verify_all("f.bak", data.clone(), chunk)[0].clone().expect("valid");
+            let got = verify_all("f.bak", data.clone(), chunk)[0]
+                .clone()
+                .expect("valid");
             assert_eq!(got, whole, "{layout:?} in pieces of {chunk}");
         }
     }
@@ -191,7 +203,11 @@ fn a_flipped_byte_in_a_page_is_a_corrupt_page_named_by_its_id() {
     let mut bad = data.clone();
     bad[usize::try_from(page_at).expect("o") + 150] ^= 0x01;
     match &verify_all("f.bak", bad, 1 << 16)[0] {
-        Err(VerifyError::Page { offset, page, detail }) => {
+        Err(VerifyError::Page {
+            offset,
+            page,
+            detail,
+        }) => {
             assert_eq!(*offset, page_at);
             assert_eq!(page.to_string(), "1:5");
             assert!(detail.contains("incorrect page checksum"), "{detail}");
@@ -230,7 +246,10 @@ fn a_page_out_of_place_in_a_full_backup_is_caught() {
 fn damaged_headers_and_backup_checksums_are_caught() {
     let data = forged_full(true, Layout::Sql2016);
     let blocks = mtf_layout(&data).expect("layout");
-    let msda = blocks.iter().find(|b| b.tag == Tag(*b"MSDA")).expect("MSDA");
+    let msda = blocks
+        .iter()
+        .find(|b| b.tag == Tag(*b"MSDA"))
+        .expect("MSDA");
     // A block header byte: its checksum no longer matches.
     let mut bad = data.clone();
     bad[usize::try_from(msda.offset).expect("o") + 21] ^= 0x10;
@@ -246,7 +265,11 @@ fn damaged_headers_and_backup_checksums_are_caught() {
     let mut bad = data.clone();
     bad[usize::try_from(csum_at).expect("o") + 22] ^= 0xFF;
     match &verify_all("f.bak", bad, 4096)[0] {
-        Err(VerifyError::BackupChecksum { offset, stored, computed }) => {
+        Err(VerifyError::BackupChecksum {
+            offset,
+            stored,
+            computed,
+        }) => {
             assert_eq!(*offset, csum_at);
             assert_ne!(stored, computed);
         }

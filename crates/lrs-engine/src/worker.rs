@@ -687,6 +687,21 @@ impl Worker<'_> {
                     index, number, &message,
                 )))
             }
+            // The backup itself is damaged: the service's own codes, never a retry.
+            Err(TargetError::Damaged {
+                damage,
+                number,
+                message,
+            }) => {
+                warn!(job = %self.job.id, file = %set.first_stripe_name, number, %message, "restore found the backup damaged");
+                Err(Halt::Fail(codes::damaged_backup(
+                    damage,
+                    set.kind == SetKind::Full,
+                    &set.first_stripe_name,
+                    number,
+                    &message,
+                )))
+            }
             Err(e) => Err(Halt::Retry(e.to_string())),
         }
     }

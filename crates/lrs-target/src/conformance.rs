@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use lrs_backup::{BackupSet, FileReader, Lsn, RangeRead};
+use lrs_backup::{BackupSet, CountingReader, FileReader, Lsn, RangeRead};
 use lrs_forge::{ChainSpec, Compression, DatabaseSpec};
 
 use crate::{DatabaseState, RestoreOutcome, StripeInput, Target, TargetError};
@@ -54,6 +54,22 @@ pub fn all() -> Vec<(&'static str, Check)> {
         }),
         ("logs_follow_the_database_across_a_recovery_fork", |t| {
             Box::pin(logs_follow_the_database_across_a_recovery_fork(t))
+        }),
+        ("every_byte_of_every_stripe_is_read", |t| {
+            Box::pin(every_byte_of_every_stripe_is_read(t))
+        }),
+        ("a_corrupt_page_fails_the_restore_with_3183", |t| {
+            Box::pin(a_corrupt_page_fails_the_restore_with_3183(t))
+        }),
+        ("a_damaged_block_fails_the_restore_with_3241", |t| {
+            Box::pin(a_damaged_block_fails_the_restore_with_3241(t))
+        }),
+        (
+            "a_broken_backup_checksum_fails_the_restore_with_3189",
+            |t| Box::pin(a_broken_backup_checksum_fails_the_restore_with_3189(t)),
+        ),
+        ("real_media_password_backup_is_refused_with_3279", |t| {
+            Box::pin(real_media_password_backup_is_refused_with_3279(t))
         }),
         ("real_restoretimeclean_restores_in_order", |t| {
             Box::pin(real_restoretimeclean_restores_in_order(t))
@@ -162,6 +178,11 @@ impl ForgedChain {
             }
         }
         out
+    }
+
+    /// Where the file the forge named `name` is (single-family chains).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
     /// Every stripe of the backup named `name` (position 1).
@@ -623,6 +644,206 @@ pub async fn compressed_sets_restore_and_report_their_bytes(target: Arc<dyn Targ
             restore_ok(t, database, stripes).await;
         }
     }
+}
+
+/// Every byte of every stripe's set is read (behind a counting reader), plain and compressed:
+/// a restore that skipped data could not have checked it.
+pub async fn every_byte_of_every_stripe_is_read(target: Arc<dyn Target>) {
+    for (compression, database) in [
+        (Compression::None, "Plain"),
+        (Compression::Xpress, "Xpress"),
+    ] {
+        let spec = ChainSpec {
+            compression,
+            stripes: 2,
+            ..chain("Sales", 31, 1, 1)
+        };
+        let forged = ForgedChain::write(spec).await;
+        for name in [
+            full_name("Sales", 1),
+            diff_name("Sales", 1),
+            log_name("Sales", 1),
+        ] {
+            let mut counters = Vec::new();
+            let mut stripes = Vec::new();
+            for file in forged.files(&name).await {
+                let reader = FileReader::open(&file.path).expect("open");
+                let counting = Arc::new(CountingReader::new(reader));
+                counters.push((
+                    Arc::clone(&counting),
+                    file.first().clone(),
+                    file.path.clone(),
+                ));
+                stripes.push(StripeInput {
+                    reader: counting,
+                    set: file.first().clone(),
+                });
+            }
+            restore_ok(target.as_ref(), database, stripes).await;
+            for (counter, set, path) in counters {
+                let data = set.data_end_offset - set.start_offset;
+                let read = counter.bytes_read();
+                if compression == Compression::None {
+                    assert!(
+                        read >= data,
+                        "{name}: read {read} of the set's {data} bytes"
+                    );
+                } else {
+                    // Decoded bytes are counted by the target; the file must be read to its
+                    // set's end, which for a single-set file is all of it but the end blocks.
+                    let size = std::fs::metadata(&path).expect("size").len();
+                    assert!(
+                        read * 10 >= size * 9,
+                        "{name}: read {read} of a {size}-byte file"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A forged full taken WITH CHECKSUM whose bytes `damage` changed (given the file's bytes and
+/// its block layout), as a single stripe. The damage is done on disk, before the headers are
+/// read, as a user's corrupted upload would be.
+async fn damaged_full(
+    name: &str,
+    damage: impl FnOnce(&mut Vec<u8>, &[lrs_backup::BlockInfo]),
+) -> (ForgedChain, Vec<StripeInput>) {
+    let forged = ForgedChain::write(chain(name, 41, 0, 0)).await;
+    let path = forged.path(&full_name(name, 1));
+    let mut bytes = std::fs::read(&path).expect("read the forged full");
+    let blocks = lrs_backup::mtf_layout(&bytes).expect("forged layout");
+    damage(&mut bytes, &blocks);
+    std::fs::write(&path, &bytes).expect("write the damaged full");
+    let stripes = forged.stripes(&full_name(name, 1)).await;
+    assert!(
+        stripes[0].set.header.has_backup_checksums,
+        "forged WITH CHECKSUM"
+    );
+    (forged, stripes)
+}
+
+/// Offset and length of the first stream `tag` in `blocks`.
+fn first_stream(blocks: &[lrs_backup::BlockInfo], tag: &[u8; 4]) -> (usize, u64) {
+    let s = blocks
+        .iter()
+        .flat_map(|b| b.streams.iter())
+        .find(|s| s.tag.0 == *tag)
+        .unwrap_or_else(|| panic!("no {} stream", String::from_utf8_lossy(tag)));
+    (usize::try_from(s.offset).expect("offset"), s.length)
+}
+
+/// Expect the damage error `number` of kind `damage` whose text contains `needle`, and no
+/// database left behind.
+async fn assert_damaged(
+    target: &dyn Target,
+    database: &str,
+    result: Result<RestoreOutcome, TargetError>,
+    kind: crate::Damage,
+    number: u32,
+    needle: &str,
+) {
+    match result {
+        Err(TargetError::Damaged {
+            damage,
+            number: got,
+            message,
+        }) => {
+            assert_eq!((damage, got), (kind, number), "{message}");
+            assert!(
+                message.contains(needle),
+                "{message:?} should contain {needle:?}"
+            );
+        }
+        other => panic!("expected Msg {number} ({kind:?}), got {other:?}"),
+    }
+    assert!(
+        target
+            .database(database)
+            .await
+            .expect("database()")
+            .is_none(),
+        "a failed full restore leaves no database"
+    );
+}
+
+/// One flipped byte inside a data page of a full taken WITH CHECKSUM: 3183 naming the page and
+/// the database, as SQL Server words it.
+pub async fn a_corrupt_page_fails_the_restore_with_3183(target: Arc<dyn Target>) {
+    let (_forged, stripes) = damaged_full("Sales", |bytes, blocks| {
+        let (mqda, _) = first_stream(blocks, b"MQDA");
+        // Page 7 of the data stream (file 1 page 7), a byte in its rows.
+        bytes[mqda + 22 + 2 + 7 * 8192 + 500] ^= 0x20;
+    })
+    .await;
+    let result = target.restore("Sales", stripes).await;
+    assert_damaged(
+        target.as_ref(),
+        "Sales",
+        result,
+        crate::Damage::CorruptPage,
+        3183,
+        "RESTORE detected an error on page (1:7) in database \"Sales\" as read from the backup set.",
+    )
+    .await;
+}
+
+/// A damaged MTF block header inside the set (its checksum no longer matches): 3241.
+pub async fn a_damaged_block_fails_the_restore_with_3241(target: Arc<dyn Target>) {
+    let (_forged, stripes) = damaged_full("Sales", |bytes, blocks| {
+        let msda = blocks
+            .iter()
+            .find(|b| b.tag.0 == *b"MSDA")
+            .expect("MSDA block");
+        bytes[usize::try_from(msda.offset).expect("offset") + 24] ^= 0x01;
+    })
+    .await;
+    let result = target.restore("Sales", stripes).await;
+    assert_damaged(
+        target.as_ref(),
+        "Sales",
+        result,
+        crate::Damage::DamagedSet,
+        3241,
+        "is incorrectly formed. SQL Server cannot process this media family.",
+    )
+    .await;
+}
+
+/// The backup checksum (CSUM stream) after the data no longer matches it: 3189.
+pub async fn a_broken_backup_checksum_fails_the_restore_with_3189(target: Arc<dyn Target>) {
+    let (_forged, stripes) = damaged_full("Sales", |bytes, blocks| {
+        let (csum, _) = first_stream(blocks, b"CSUM");
+        bytes[csum + 22] ^= 0x80;
+    })
+    .await;
+    let result = target.restore("Sales", stripes).await;
+    assert_damaged(
+        target.as_ref(),
+        "Sales",
+        result,
+        crate::Damage::DamagedSet,
+        3189,
+        "Damage to the backup set was detected.",
+    )
+    .await;
+}
+
+/// A backup written WITH MEDIAPASSWORD (real fixture) cannot be restored without the password,
+/// which LRS cannot pass: 3279, and nothing is created.
+pub async fn real_media_password_backup_is_refused_with_3279(target: Arc<dyn Target>) {
+    let Some(root) = real_fixtures() else { return };
+    let stripes = real(&root, &["dataplat-appveyor-lab/backuppassword/passwd.bak"]).await;
+    assert!(stripes[0].set.media.media_password);
+    let result = target.restore("stripetest", stripes).await;
+    assert_sql(result, 3279, "Access is denied due to a password failure");
+    assert!(
+        target
+            .database("stripetest")
+            .await
+            .expect("database()")
+            .is_none()
+    );
 }
 
 /// A chain through a recovery fork: the log spanning the fork applies (it starts on the

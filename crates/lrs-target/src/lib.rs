@@ -82,12 +82,33 @@ pub enum TargetError {
         /// Message text.
         message: String,
     },
+    /// RESTORE found the backup itself damaged (a corrupt page, a broken backup checksum, a
+    /// malformed block): SQL Server's number and text, and which kind of damage, so that the
+    /// service can answer with its own code. Retrying cannot help.
+    #[error("Msg {number}: {message}")]
+    Damaged {
+        /// What was damaged.
+        damage: Damage,
+        /// SQL Server error number (3183, 3189, 3241).
+        number: u32,
+        /// Message text, with the file, offset and detail appended.
+        message: String,
+    },
     /// Reading the backup failed (storage or format); the set can be retried.
     #[error("reading the backup failed: {0}")]
     Read(String),
     /// The target's own storage failed.
     #[error("target storage failed: {0}")]
     Io(String),
+}
+
+/// The kinds of damage RESTORE reports, which the service reports with different codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// A data page failed its checksum, torn-page or placement check (3183).
+    CorruptPage,
+    /// The backup set's structure or backup checksum is damaged (3189, 3241).
+    DamagedSet,
 }
 
 /// A SQL Server-like restore target.

@@ -8,7 +8,7 @@
 //! * 4305, 4326 and 3136 come from `lrs_plan` (the planner words them; both crates must agree).
 //! * Verified against SQL Server's published error catalogue (sql-docs, "Database engine events
 //!   and errors", the 3000–3999 and 4000–4999 tables): 3101, 3117, 3118, 3120, 3123, 3132,
-//!   3153, 3154, 3159, 3207, 3227, 3231, 3232, 3241, 3258, 3702, 4330. 3117 and 3159 are also
+//!   3153, 3154, 3159, 3183, 3189, 3207, 3227, 3231, 3232, 3241, 3258, 3279, 3702, 4330. 3117 and 3159 are also
 //!   quoted verbatim in public restore transcripts.
 //! * Which error SQL Server raises in a given situation is verified for 4305/4326 (dbatools
 //!   issues, the StopAt fixture), 3117 (a log restored after recovery), 3154 (a full of another
@@ -190,6 +190,45 @@ pub fn malformed_family(device: &str) -> TargetError {
              process this media family."
         ),
     )
+}
+
+/// 3183: a page of a backup taken WITH CHECKSUM failed validation while restoring.
+pub fn corrupt_page(file: u16, page: u32, database: &str, detail: &str) -> TargetError {
+    TargetError::Damaged {
+        damage: crate::Damage::CorruptPage,
+        number: 3183,
+        message: format!(
+            "RESTORE detected an error on page ({file}:{page}) in database \"{database}\" as read \
+             from the backup set. {detail}"
+        ),
+    }
+}
+
+/// 3189: the backup checksum of a set taken WITH CHECKSUM does not match its data.
+pub fn backup_set_damage(detail: &str) -> TargetError {
+    TargetError::Damaged {
+        damage: crate::Damage::DamagedSet,
+        number: 3189,
+        message: format!("Damage to the backup set was detected. {detail}"),
+    }
+}
+
+/// 3241 as a damaged set: an MTF block or stream inside the set's data is malformed.
+pub fn malformed_set(device: &str, detail: &str) -> TargetError {
+    TargetError::Damaged {
+        damage: crate::Damage::DamagedSet,
+        number: 3241,
+        message: format!(
+            "The media family on device '{device}' is incorrectly formed. SQL Server cannot \
+             process this media family. {detail}"
+        ),
+    }
+}
+
+/// 3279: the media was written WITH MEDIAPASSWORD, and RESTORE was given no password (LRS has
+/// no way to pass one).
+pub fn media_password() -> TargetError {
+    sql(3279, "Access is denied due to a password failure")
 }
 
 /// 3258: a member of another media set given with the set's stripes.

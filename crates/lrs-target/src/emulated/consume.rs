@@ -14,9 +14,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use lrs_backup::{SetSink, SetVerifier, VerifyError};
 use tokio::time::Instant;
 
-use crate::{StripeInput, TargetError};
+use crate::{StripeInput, TargetError, sql};
 
 /// Keeps the average rate of one restore under a limit by sleeping once it is ahead.
 #[derive(Debug)]
@@ -73,27 +74,62 @@ pub(crate) fn pace(consumed: u64, limit: u64, elapsed: Duration) -> Duration {
     due.saturating_sub(elapsed)
 }
 
-/// Read the data of every stripe (in the order given) and return the bytes consumed.
+/// Read and verify the data of every stripe (in the order given), as RESTORE does, handing the
+/// verified pages and log to `sink`; return the bytes consumed. `database` names the database
+/// in SQL Server's messages. A stripe written WITH MEDIAPASSWORD is refused before any read.
 pub(crate) async fn consume(
+    database: &str,
     stripes: &[StripeInput],
     chunk_size: usize,
     pacer: &mut Pacer,
+    sink: &mut (dyn SetSink + Send),
 ) -> Result<u64, TargetError> {
+    if stripes.iter().any(|s| s.set.media.media_password) {
+        return Err(sql::media_password());
+    }
     let chunk = u64::try_from(chunk_size.max(1)).unwrap_or(u64::MAX);
     for stripe in stripes {
+        let mut verifier = SetVerifier::new(&stripe.set);
         if stripe.set.header.compressed != 0 {
-            consume_compressed(stripe, pacer).await?;
+            consume_compressed(database, stripe, pacer, &mut verifier, sink).await?;
         } else {
-            consume_plain(stripe, chunk, pacer).await?;
+            consume_plain(database, stripe, chunk, pacer, &mut verifier, sink).await?;
         }
+        verifier
+            .finish()
+            .map_err(|e| damaged(database, stripe, &e))?;
     }
     Ok(pacer.bytes())
 }
 
+/// SQL Server's error for a verification failure, naming the file and offset.
+fn damaged(database: &str, stripe: &StripeInput, error: &VerifyError) -> TargetError {
+    let device = stripe.reader.name();
+    match error {
+        VerifyError::Page {
+            offset,
+            page,
+            detail,
+        } => sql::corrupt_page(
+            page.file,
+            page.page,
+            database,
+            &format!("File '{device}', offset {offset}: {detail}."),
+        ),
+        VerifyError::BackupChecksum { .. } => {
+            sql::backup_set_damage(&format!("File '{device}': {error}."))
+        }
+        VerifyError::Damaged { .. } => sql::malformed_set(device, &format!("{error}.")),
+    }
+}
+
 async fn consume_plain(
+    database: &str,
     stripe: &StripeInput,
     chunk: u64,
     pacer: &mut Pacer,
+    verifier: &mut SetVerifier,
+    sink: &mut (dyn SetSink + Send),
 ) -> Result<(), TargetError> {
     let reader = &stripe.reader;
     let (start, end) = (stripe.set.start_offset, stripe.set.data_end_offset);
@@ -124,13 +160,22 @@ async fn consume_plain(
                 ),
             ));
         }
+        verifier
+            .feed_into(&bytes, sink)
+            .map_err(|e| damaged(database, stripe, &e))?;
         pacer.consumed(to - pos).await;
         pos = to;
     }
     Ok(())
 }
 
-async fn consume_compressed(stripe: &StripeInput, pacer: &mut Pacer) -> Result<(), TargetError> {
+async fn consume_compressed(
+    database: &str,
+    stripe: &StripeInput,
+    pacer: &mut Pacer,
+    verifier: &mut SetVerifier,
+    sink: &mut (dyn SetSink + Send),
+) -> Result<(), TargetError> {
     let (start, end) = (stripe.set.start_offset, stripe.set.data_end_offset);
     let mut stream = lrs_backup::mtf_stream(std::sync::Arc::clone(&stripe.reader));
     let mut pos = 0u64;
@@ -147,6 +192,11 @@ async fn consume_compressed(stripe: &StripeInput, pacer: &mut Pacer) -> Result<(
         let piece_end = pos + piece.len() as u64;
         let counted = piece_end.min(end).saturating_sub(pos.max(start));
         if counted > 0 {
+            let from = usize::try_from(pos.max(start) - pos).unwrap_or(0);
+            let to = from + usize::try_from(counted).unwrap_or(0);
+            verifier
+                .feed_into(&piece[from..to], sink)
+                .map_err(|e| damaged(database, stripe, &e))?;
             pacer.consumed(counted).await;
         }
         pos = piece_end;

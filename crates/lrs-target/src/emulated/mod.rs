@@ -240,7 +240,14 @@ impl Inner {
             |c| rules::check_restore(&database, c.get(&database), &facts),
         )?;
         let mut pacer = consume::Pacer::new(self.options.throughput_bytes_per_sec);
-        let bytes = consume::consume(&stripes, self.options.chunk_size, &mut pacer).await?;
+        let bytes = consume::consume(
+            &database,
+            &stripes,
+            self.options.chunk_size,
+            &mut pacer,
+            &mut lrs_backup::NoSink,
+        )
+        .await?;
         if !pacer.slept().is_zero() {
             tracing::debug!(
                 database,
