@@ -59,7 +59,7 @@ pub use range::{CountingReader, FileReader, MemoryReader, RangeRead};
 pub use reader::{ReadOptions, read_backup, read_backup_with};
 pub use stream::mtf_stream;
 pub use values::{BackupDateTime, Guid, ParseDateTimeError, ParseGuidError};
-pub use verify::{NoSink, SetSink, SetVerifier, VerifyError, VerifySummary};
+pub use verify::{NoSink, SetSink, SetVerifier, VerifyError, VerifySummary, verify_media};
 pub use writer::{BackupWriter, FileSpec, Layout, MediaSpec, PageSource, SetSpec};
 
 /// Internal entry points for the crate's own benchmarks; not part of the API.

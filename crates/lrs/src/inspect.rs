@@ -96,7 +96,7 @@ pub(crate) async fn read_all(
 }
 
 /// Files named on the command line, plus every file below named folders, in path order.
-fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         let meta =

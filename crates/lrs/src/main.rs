@@ -14,6 +14,7 @@ mod inspect;
 mod plan;
 mod serve;
 mod table;
+mod verify;
 
 /// Log Replay Service emulator.
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ enum Command {
     Filelistonly(inspect::InspectArgs),
     /// The media header of each file, like RESTORE LABELONLY.
     Labelonly(inspect::InspectArgs),
+    /// Check every backup set of local files like RESTORE VERIFYONLY WITH CHECKSUM.
+    Verify(verify::VerifyArgs),
     /// The restore plan for a folder of backups, as T-SQL (or JSON).
     Plan(plan::PlanArgs),
     /// Write synthetic SQL Server backups (chains, live log streams).
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
             Command::AzSetup(args) => admin::az_setup(&args),
             Command::Forge(command) => forge::run(command),
             Command::Plan(args) => plan::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
             Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,
             Command::Filelistonly(args) => inspect::run(inspect::Report::FileList, args).await,
             Command::Labelonly(args) => inspect::run(inspect::Report::Label, args).await,

@@ -340,3 +340,107 @@ fn plan_prints_the_restore_as_tsql_and_json() {
     assert_eq!(plan["database"], "StopAt");
     assert_eq!(plan["redoLsn"], "19000000024600001");
 }
+
+fn rows(out: &Output) -> Vec<Value> {
+    match serde_json::from_slice(&out.stdout).expect("JSON output") {
+        Value::Array(rows) => rows,
+        other => panic!("expected an array, got {other}"),
+    }
+}
+
+#[test]
+fn verify_passes_every_real_backup_but_the_password_protected_one() {
+    let Some(dir) = fixtures() else { return };
+    let more = dir.parent().expect("parent").join("real-more");
+    let out = lrs(&[
+        "verify",
+        "--json",
+        dir.to_str().expect("utf-8"),
+        more.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "one set fails: exit 1");
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 47, "one row per set of every file");
+    let invalid: Vec<&Value> = rows.iter().filter(|r| r["Valid"] == false).collect();
+    assert_eq!(invalid.len(), 1, "{invalid:?}");
+    assert!(
+        invalid[0]["File"]
+            .as_str()
+            .expect("file")
+            .ends_with("passwd.bak")
+    );
+    assert_eq!(invalid[0]["ErrorNumber"], 3279);
+    assert_eq!(
+        invalid[0]["Error"],
+        "Access is denied due to a password failure"
+    );
+    // The checksummed dbareports sets had their pages and backup checksums verified.
+    let checked: u64 = rows
+        .iter()
+        .map(|r| r["BackupChecksums"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(checked, 8);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 47 backup set(s) failed"));
+}
+
+#[test]
+fn verify_names_a_corrupt_page_and_fails() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out_dir = dir.path().join("chain");
+    let out_dir = out_dir.to_str().expect("utf-8");
+    let forged = lrs(&[
+        "forge",
+        "chain",
+        "--db",
+        "Sales",
+        "--out",
+        out_dir,
+        "--checksum",
+        "--logs",
+        "1",
+        "--data-size",
+        "1MiB",
+    ]);
+    assert!(
+        forged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forged.stderr)
+    );
+    let clean = lrs(&["verify", out_dir]);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&clean.stdout)
+            .matches("The backup set on file 1 is valid.")
+            .count(),
+        2
+    );
+    // Flip one byte in page 20 of the full's data stream.
+    let full = std::path::Path::new(out_dir).join("Sales_FULL_01.bak");
+    let mut bytes = std::fs::read(&full).expect("read");
+    let layout = lrs_backup::mtf_layout(&bytes).expect("layout");
+    let mqda = layout
+        .iter()
+        .flat_map(|b| b.streams.iter())
+        .find(|s| s.tag.0 == *b"MQDA")
+        .expect("data stream");
+    let at = usize::try_from(mqda.offset).expect("o") + 22 + 2 + 20 * 8192 + 1000;
+    bytes[at] ^= 0x04;
+    std::fs::write(&full, &bytes).expect("write");
+    let out = lrs(&["verify", "--json", out_dir]);
+    assert_eq!(out.status.code(), Some(1));
+    let rows = rows(&out);
+    let bad = rows
+        .iter()
+        .find(|r| r["Valid"] == false)
+        .expect("the full fails");
+    assert_eq!(bad["ErrorNumber"], 3183);
+    let error = bad["Error"].as_str().expect("text");
+    assert!(error.starts_with("page (1:20) at offset "), "{error}");
+    assert!(error.contains("incorrect page checksum"), "{error}");
+    // Piped output carries no progress bar.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\r'));
+}
