@@ -293,6 +293,33 @@ def forge_chain(
     return Chain(files)
 
 
+def first_page_offset(path: Path) -> int:
+    """File offset of the first data page of a plain backup: the MTF blocks are walked by their
+    headers (TAPE, soft filemarks, then each block's streams up to SPAD) to the first MQDA
+    stream, whose data starts with 2 filler bytes."""
+    data = path.read_bytes()
+    soft_filemark = int.from_bytes(data[64:66], "little") * 512
+    pos = 0
+    while pos + 52 <= len(data):
+        tag = data[pos:pos + 4]
+        if tag == b"SFMB":
+            pos += soft_filemark
+            continue
+        first = int.from_bytes(data[pos + 8:pos + 10], "little")
+        stream = (pos + first + 3) & ~3
+        while True:
+            stream_tag = data[stream:stream + 4]
+            length = int.from_bytes(data[stream + 8:stream + 16], "little")
+            if stream_tag == b"MQDA" and length > 2:
+                return stream + 22 + 2
+            following = (stream + 22 + length + 3) & ~3
+            if stream_tag == b"SPAD":
+                pos = following
+                break
+            stream = following
+    raise AssertionError(f"{path} has no data pages")
+
+
 # ---------------------------------------------------------------------------------------------
 # Waiting
 

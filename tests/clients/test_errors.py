@@ -18,6 +18,7 @@ from harness import (
     assert_az_ok,
     az,
     error_of,
+    first_page_offset,
     forge_chain,
     midb,
     sql_client,
@@ -189,6 +190,41 @@ def test_full_backup_without_checksum_fails_the_start_operation(services, storag
     assert shown["lastRestoredFileName"] is None
 
     # A failed migration can only be dropped: stop works on it.
+    assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
+    assert_absent(db)
+
+
+def test_a_corrupt_page_fails_the_migration_with_corrupted_pages_in_backup_set(services, storage):
+    # One flipped byte in a data page of a full taken WITH CHECKSUM: RESTORE's page check
+    # fails (3183), the service reports CorruptedPagesInBackupSet on the start operation az is
+    # polling and in the restore details, naming the page.
+    db = unique("corrupt")
+    chain = forge_chain(services, db, diffs=0, logs=1, seed=9)
+    full = chain.files[0]
+    data = bytearray(full.read_bytes())
+    data[first_page_offset(full) + 12 * 8192 + 700] ^= 0x10  # page (1:12)
+    full.write_bytes(bytes(data))
+    container = storage.container()
+    storage.upload(container, db, chain.files)
+
+    result = az(
+        "sql", "midb", "log-replay", "start",
+        *midb("-n", db, "-a", "--last-bn", chain.files[-1].name,
+              "--su", storage.uri(container, db), "--ss", storage.sas(container)),
+        timeout=120,
+    )
+    assert result.returncode == AZ_ERROR, result.describe()
+    assert "Code: CorruptedPagesInBackupSet" in result.stderr.splitlines(), result.describe()
+    shown = assert_az_ok(az("sql", "midb", "log-replay", "show", *midb("-n", db))).json()
+    assert shown["status"] == "Failed", shown
+    reason = shown["blockReason"]
+    assert reason.startswith(
+        "Operation was aborted because RESTORE detected one or more corrupted pages in the "
+        f"backup set. File: '{full.name}'. Msg 3183: RESTORE detected an error on page (1:12) "
+        f'in database "{db}" as read from the backup set.'
+    ), reason
+    assert f"Message: {reason}" in result.stderr.splitlines(), result.describe()
+    assert shown["numberOfFilesRestored"] == 0
     assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
     assert_absent(db)
 

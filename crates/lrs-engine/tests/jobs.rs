@@ -5,7 +5,7 @@ mod support;
 
 use lrs_engine::{EngineError, Profile};
 use lrs_store::{DatabaseStatus, OperationStatus};
-use support::{Harness, chain, instance, stage, upload};
+use support::{Harness, chain, instance, restore_counts, stage, upload};
 
 #[tokio::test]
 async fn autocomplete_restores_the_whole_chain_and_brings_the_database_online() {
@@ -313,6 +313,101 @@ async fn a_full_backup_without_checksum_fails_under_lrs_2021_and_restores_under_
         } else {
             assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
         }
+    }
+}
+
+/// The first data page of a plain backup file: the MQDA stream's data after its 2 filler bytes.
+fn first_page_at(bytes: &[u8]) -> usize {
+    let stream = lrs_backup::mtf_layout(bytes)
+        .expect("layout")
+        .into_iter()
+        .flat_map(|b| b.streams)
+        .find(|s| s.tag.0 == *b"MQDA")
+        .expect("a data stream");
+    usize::try_from(stream.offset).expect("offset") + 22 + 2
+}
+
+#[tokio::test]
+async fn damaged_backups_fail_the_migration_with_the_services_codes() {
+    // (what to damage, in which file of the chain, expected code, text it starts with)
+    type Damage = fn(&mut Vec<u8>);
+    let corrupt_page: Damage = |b| {
+        let at = first_page_at(b) + 9 * 8192 + 300;
+        b[at] ^= 0x01;
+    };
+    let broken_log_block: Damage = |b| {
+        let mstl = lrs_backup::mtf_layout(b)
+            .expect("layout")
+            .into_iter()
+            .find(|blk| blk.tag.0 == *b"MSTL")
+            .expect("MSTL");
+        b[usize::try_from(mstl.offset).expect("o") + 20] ^= 0x01;
+    };
+    let broken_full_checksum: Damage = |b| {
+        let csum = lrs_backup::mtf_layout(b)
+            .expect("layout")
+            .into_iter()
+            .flat_map(|blk| blk.streams)
+            .find(|s| s.tag.0 == *b"CSUM")
+            .expect("CSUM");
+        b[usize::try_from(csum.offset).expect("o") + 22] ^= 0x01;
+    };
+    let cases: [(Damage, usize, &str, &str); 3] = [
+        (
+            corrupt_page,
+            0,
+            "CorruptedPagesInBackupSet",
+            "Operation was aborted because RESTORE detected one or more corrupted pages in the \
+             backup set. File: 'Bad_FULL_01.bak'. Msg 3183: RESTORE detected an error on page \
+             (1:9) in database \"Bad\" as read from the backup set.",
+        ),
+        (
+            broken_full_checksum,
+            0,
+            "FullBackupDamaged",
+            "Provided full backup is damaged. File: 'Bad_FULL_01.bak'. Msg 3189: Damage to the \
+             backup set was detected.",
+        ),
+        (
+            broken_log_block,
+            2,
+            "BackupSetBroken",
+            "Backup set is broken. File: 'Bad_LOG_00002.trn'. Msg 3241: The media family on \
+             device",
+        ),
+    ];
+    for (damage, index, code, text) in cases {
+        let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+        let files = stage(&chain("Bad", 0, 2), &h.root.path().join("staging"));
+        let mut bytes = std::fs::read(&files[index].1).expect("read");
+        damage(&mut bytes);
+        std::fs::write(&files[index].1, &bytes).expect("write");
+        let folder = h.folder("bad");
+        upload(&files, &folder);
+        let last = files[2].0.clone();
+        let op = h
+            .engine
+            .start_restore(h.start_request("Bad", &folder, Some(&last)))
+            .await
+            .expect("start");
+        let done = h.wait_operation(&op).await;
+        assert_eq!(done.status, OperationStatus::Failed, "{code}");
+        let error = done.error.expect("error");
+        assert_eq!(error.code, code, "{}", error.message);
+        assert!(error.message.starts_with(text), "{code}: {}", error.message);
+        let details = h
+            .engine
+            .restore_details(&instance(), "Bad")
+            .await
+            .expect("details");
+        assert_eq!(details.status, "Failed");
+        assert_eq!(
+            details.block_reason.as_deref(),
+            Some(error.message.as_str())
+        );
+        // Only the sets before the damaged one were restored.
+        let restored = restore_counts(&h.target_dir()).values().sum::<usize>();
+        assert_eq!(restored, index, "{code}");
     }
 }
 
