@@ -2,21 +2,26 @@
 //!
 //! One trait, [`Target`], with one conformance suite that every implementation runs. The default
 //! implementation is the emulated target ([`emulated`]): it tracks each database's redo point,
-//! refuses out-of-order sets with SQL Server's own error numbers and messages, consumes every
-//! byte of each set's data streams, and keeps a durable, append-only log of what it applied.
+//! refuses out-of-order sets with SQL Server's own error numbers and messages, reads and
+//! verifies every byte of each set's data streams, and keeps a durable, append-only log of what
+//! it applied. The files target ([`files`]) is the same machinery that also writes what
+//! RESTORE writes: each database's data files and log file.
 //!
 //! * [`sql`]: SQL Server's RESTORE errors (numbers and texts), shared by every target.
-//! * [`emulated`]: [`EmulatedTarget`], the default target.
+//! * [`emulated`]: [`EmulatedTarget`], the default target, and the machinery both share.
+//! * [`files`]: [`FilesTarget`], which writes the databases' files.
 //! * `conformance` (cargo feature `testing`): one async check per restore behaviour, to run
 //!   against any [`Target`].
 
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod emulated;
+pub mod files;
 mod media;
 pub mod sql;
 
 pub use emulated::{EmulatedOptions, EmulatedTarget, LogEntry, read_log};
+pub use files::FilesTarget;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,29 +1,79 @@
-//! The conformance suite on the emulated target: one test per check, each on a fresh target in
-//! its own directory.
+//! The conformance suite on every target: one test per check and target, each on a fresh
+//! target in its own directory.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use lrs_target::conformance;
-use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+use lrs_target::files::STAGING_DIR;
+use lrs_target::{EmulatedOptions, EmulatedTarget, FilesTarget, Target};
 
 /// A fresh emulated target (and the directory that holds it, kept alive by the caller).
-fn fresh() -> (tempfile::TempDir, Arc<dyn Target>) {
+fn fresh_emulated() -> (tempfile::TempDir, Arc<dyn Target>) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let target = EmulatedTarget::open(dir.path(), EmulatedOptions::default()).expect("open");
     (dir, Arc::new(target))
 }
 
+/// A fresh files target (and the directory that holds it, kept alive by the caller).
+fn fresh_files() -> (tempfile::TempDir, Arc<dyn Target>) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let target = FilesTarget::open(dir.path(), EmulatedOptions::default()).expect("open");
+    (dir, Arc::new(target))
+}
+
+/// After a check (its target dropped): the emulated target has nothing more to check.
+fn after_emulated(_dir: &Path) {}
+
+/// After a check (its target dropped): nothing is left half-done in the staging folder (every
+/// failed restore cleaned up after itself), and the target reopens on its folder.
+fn after_files(dir: &Path) {
+    let staging: Vec<_> = std::fs::read_dir(dir.join(STAGING_DIR))
+        .expect("staging folder")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(staging.is_empty(), "left in staging: {staging:?}");
+    FilesTarget::open(dir, EmulatedOptions::default()).expect("reopen");
+}
+
+/// One module of tests for one target: `fresh` makes the target, `after` checks its folder
+/// once the check has dropped it.
+macro_rules! suite {
+    ($module:ident, $fresh:path, $after:path, [$($name:ident),*]) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (dir, target) = $fresh();
+                    conformance::$name(target).await;
+                    $after(dir.path());
+                }
+            )*
+
+            /// The whole suite through `all()`, as another crate would run it, on one target
+            /// per check.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_suite_runs_through_all() {
+                for (name, check) in conformance::all() {
+                    let (dir, target) = $fresh();
+                    eprintln!("conformance ({}): {name}", stringify!($module));
+                    check(target).await;
+                    $after(dir.path());
+                }
+            }
+        }
+    };
+}
+
+/// Every check, on every target.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (_dir, target) = fresh();
-                conformance::$name(target).await;
-            }
-        )*
+        suite!(emulated, fresh_emulated, after_emulated, [$($name),*]);
+        suite!(files, fresh_files, after_files, [$($name),*]);
 
-        /// Every check of the suite has a test here.
+        /// Every check of the suite has a test here, on each target (both modules are made
+        /// from this one list).
         #[test]
         fn every_check_is_run() {
             let mut ours = vec![$(stringify!($name)),*];
@@ -59,13 +109,3 @@ conformance!(
     real_log_ending_at_the_redo_point_restores,
     real_compressed_full_restores,
 );
-
-/// The whole suite through `all()`, as another crate would run it, on one target per check.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_suite_runs_through_all() {
-    for (name, check) in conformance::all() {
-        let (_dir, target) = fresh();
-        eprintln!("conformance: {name}");
-        check(target).await;
-    }
-}

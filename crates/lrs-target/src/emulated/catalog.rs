@@ -25,6 +25,11 @@ pub(crate) struct DbRecord {
     pub(crate) fork: Guid,
     /// BackupSetGUID of the full the restore sequence started from: the differential base.
     pub(crate) base_full: Guid,
+    /// Files target: the log file (in the database's folder) that receives the log streams,
+    /// named by the full.
+    pub(crate) log_file: Option<String>,
+    /// Files target: the committed length of that log file (0 for the emulated target).
+    pub(crate) log_len: u64,
 }
 
 impl DbRecord {
@@ -59,6 +64,11 @@ impl Catalog {
     /// The public view of `name`.
     pub(crate) fn view(&self, name: &str) -> Option<TargetDatabase> {
         self.get(name).map(DbRecord::view)
+    }
+
+    /// Every database, in key order.
+    pub(crate) fn records(&self) -> impl Iterator<Item = &DbRecord> {
+        self.dbs.values()
     }
 
     /// Apply one log entry. Entries were checked before they were written, so this only fails
@@ -96,6 +106,8 @@ impl Catalog {
                                 family: set.family_guid,
                                 fork: set.recovery_fork_id,
                                 base_full: set.backup_set_guid,
+                                log_file: set.log_file.clone(),
+                                log_len: set.log_file_len.unwrap_or(0),
                             },
                         );
                     }
@@ -104,6 +116,13 @@ impl Catalog {
                         db.redo = set.redo_lsn_after;
                         db.last_applied = set.backup_set_guid;
                         db.fork = set.recovery_fork_id;
+                        // The log file is the full's; a set that wrote no log keeps the length.
+                        if let Some(name) = &set.log_file {
+                            db.log_file = Some(name.clone());
+                        }
+                        if let Some(len) = set.log_file_len {
+                            db.log_len = len;
+                        }
                     }
                 }
             }

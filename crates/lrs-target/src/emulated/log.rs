@@ -73,6 +73,13 @@ pub struct AppliedSet {
     pub differential_base_guid: Option<Guid>,
     /// Name of the source database in the backup's header.
     pub source_database: Option<String>,
+    /// Files target only: the name of the database's log file (inside its folder) that
+    /// received the set's log stream.
+    pub log_file: Option<String>,
+    /// Files target only: the length of that log file once this set was applied. A restore
+    /// truncates the log file back to the committed length before appending, so a set retried
+    /// after a crash never lands twice.
+    pub log_file_len: Option<u64>,
 }
 
 /// One line of the log.
@@ -131,6 +138,10 @@ struct Wire {
     differential_base_guid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source_database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_file_len: Option<u64>,
 }
 
 impl Wire {
@@ -155,6 +166,8 @@ impl Wire {
             first_recovery_fork_id: set.map(|s| guid(s.first_recovery_fork_id)),
             differential_base_guid: set.and_then(|s| s.differential_base_guid).map(guid),
             source_database: set.and_then(|s| s.source_database.clone()),
+            log_file: set.and_then(|s| s.log_file.clone()),
+            log_file_len: set.and_then(|s| s.log_file_len),
         }
     }
 
@@ -189,6 +202,8 @@ impl Wire {
                     )?,
                     differential_base_guid,
                     source_database: self.source_database,
+                    log_file: self.log_file,
+                    log_file_len: self.log_file_len,
                 })
             }
             LogOp::Recover | LogOp::Drop => None,
@@ -314,7 +329,7 @@ fn corrupt(path: &Path, line: u64, why: &str) -> TargetError {
 
 /// Every entry of the log in `dir`, in order (tests and tools; reading does not change the
 /// file). A torn final line (a write cut by a crash, which [`crate::emulated::EmulatedTarget::open`]
-/// truncates away) is left out; a bad line anywhere else is an error naming it. A missing log is
+/// and [`crate::files::FilesTarget::open`] truncate away) is left out; a bad line anywhere else is an error naming it. A missing log is
 /// an empty one.
 pub fn read_log(dir: &Path) -> Result<Vec<LogEntry>, TargetError> {
     let path = dir.join(LOG_FILE);
@@ -360,7 +375,7 @@ impl LogWriter {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(TargetError::Io(format!(
-                    "{} is in use by another emulated target (one writer per directory)",
+                    "{} is in use by another target (one writer per directory)",
                     path.display()
                 )));
             }

@@ -169,6 +169,8 @@ mod tests {
             family: g(1),
             fork: g(2),
             base_full: g(3),
+            log_file: None,
+            log_len: 0,
         }
     }
 
