@@ -209,7 +209,13 @@ async fn run(
     let route = parsed.operation.route();
     if state.settings().auth == AuthMode::Strict && route.requires_token() {
         let authority = format!("{base}/{}", state.settings().tenant_id);
-        check_bearer(&parts.headers, state.tokens(), &authority, Utc::now())?;
+        check_bearer(
+            &parts.headers,
+            state.tokens(),
+            &authority,
+            &state.settings().tenant_id,
+            Utc::now(),
+        )?;
     }
     let body = if parts.method == Method::PUT || parts.method == Method::POST {
         read_body(body, &parts.headers, state.settings().body_limit).await?

@@ -224,12 +224,72 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Audiences ARM accepts (its own error message lists them).
+const ARM_AUDIENCES: [&str; 4] = [
+    "https://management.core.windows.net/",
+    "https://management.core.windows.net",
+    "https://management.azure.com/",
+    "https://management.azure.com",
+];
+
+/// Seconds of clock skew allowed on `nbf`, as AAD's validators allow.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+/// The claims ARM checks on a token it can verify: the audience is ARM's, it is already valid
+/// (`nbf`), and it was issued by and for the subscription's tenant (`tid`, and an `iss` of that
+/// tenant). An emulation of ARM's answers, not access control: every token comes from this
+/// server's own endpoints, which issue one to anyone who asks.
+fn check_claims(
+    claims: &serde_json::Value,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), (&'static str, String)> {
+    let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+    let audience = text("aud").unwrap_or_default();
+    if !ARM_AUDIENCES.contains(&audience) {
+        return Err((
+            "InvalidAuthenticationTokenAudience",
+            format!(
+                "The access token has been obtained for wrong audience or resource '{audience}'. \
+                 It should exactly match with one of the allowed audiences '{}'.",
+                ARM_AUDIENCES.join("','")
+            ),
+        ));
+    }
+    let not_before = claims.get("nbf").and_then(serde_json::Value::as_i64);
+    if not_before.is_none_or(|nbf| nbf > now.timestamp() + CLOCK_SKEW_SECS) {
+        return Err((
+            "InvalidAuthenticationToken",
+            "The access token is not yet valid (its 'nbf' claim is in the future or missing)."
+                .into(),
+        ));
+    }
+    let issuer = text("iss").unwrap_or_default();
+    let tenant = text("tid").unwrap_or_default();
+    if !tenant.eq_ignore_ascii_case(tenant_id)
+        || !issuer
+            .to_ascii_lowercase()
+            .ends_with(&format!("/{}/", tenant_id.to_ascii_lowercase()))
+    {
+        return Err((
+            "InvalidAuthenticationTokenTenant",
+            format!(
+                "The access token is from the wrong issuer '{issuer}'. It must match the tenant \
+                 '{tenant_id}' associated with this subscription. Please use the authority (URL) \
+                 '/{tenant_id}' of this emulator to get the token."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Strict mode's check of `Authorization: Bearer …`: Ok when this server issued the token and
 /// it is still valid, else ARM's 401 with a `WWW-Authenticate` challenge naming `authority`.
 pub(crate) fn check_bearer(
     headers: &HeaderMap,
     issuer: &TokenIssuer,
     authority: &str,
+    tenant_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let unauthorized = |code: &'static str, message: String, description: &str| {
@@ -260,7 +320,8 @@ pub(crate) fn check_bearer(
         ));
     };
     match issuer.verify(token, now) {
-        Ok(_) => Ok(()),
+        Ok(claims) => check_claims(&claims, tenant_id, now)
+            .map_err(|(code, message)| unauthorized(code, message, "The access token is invalid.")),
         Err(TokenRejection::Expired(exp)) => {
             let expired = DateTime::<Utc>::from_timestamp(exp, 0).unwrap_or(now);
             Err(unauthorized(
@@ -371,19 +432,19 @@ mod tests {
         let issuer = TokenIssuer::ephemeral().expect("key");
         let now = Utc::now();
         let mut headers = HeaderMap::new();
-        let e = check_bearer(&headers, &issuer, "https://h/t", now).expect_err("no header");
+        let e = check_bearer(&headers, &issuer, "https://h/t", "t1", now).expect_err("no header");
         assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(e.code(), "AuthenticationFailed");
 
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        let e = check_bearer(&headers, &issuer, "https://h/t", now).expect_err("basic");
+        let e = check_bearer(&headers, &issuer, "https://h/t", "t1", now).expect_err("basic");
         assert_eq!(e.code(), "AuthenticationFailedInvalidHeader");
 
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer fake-token"),
         );
-        let e = check_bearer(&headers, &issuer, "https://h/t", now).expect_err("fake");
+        let e = check_bearer(&headers, &issuer, "https://h/t", "t1", now).expect_err("fake");
         assert_eq!(e.code(), "InvalidAuthenticationToken");
 
         let t = issuer.issue(&request(), now);
@@ -391,14 +452,84 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_str(&format!("bearer {}", t.token)).expect("header"),
         );
-        assert!(check_bearer(&headers, &issuer, "https://h/t", now).is_ok());
+        assert!(check_bearer(&headers, &issuer, "https://h/t", "t1", now).is_ok());
         let e = check_bearer(
             &headers,
             &issuer,
             "https://h/t",
+            "t1",
             now + chrono::Duration::hours(2),
         )
         .expect_err("expired");
         assert_eq!(e.code(), "ExpiredAuthenticationToken");
+    }
+
+    #[test]
+    fn strict_mode_checks_audience_not_before_issuer_and_tenant() {
+        let issuer = TokenIssuer::ephemeral().expect("key");
+        let now = Utc::now();
+        let check = |request: &TokenRequest<'_>, issued_at: DateTime<Utc>| {
+            let t = issuer.issue(request, issued_at);
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {}", t.token)).expect("header"),
+            );
+            check_bearer(&headers, &issuer, "https://h/t1", "t1", now).map_err(|e| {
+                assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+                (e.code().to_string(), e.to_string())
+            })
+        };
+        assert!(check(&request(), now).is_ok());
+        for audience in ARM_AUDIENCES {
+            assert!(
+                check(
+                    &TokenRequest {
+                        audience,
+                        ..request()
+                    },
+                    now
+                )
+                .is_ok()
+            );
+        }
+        // A storage token (what the MSI endpoint hands a job) is not for ARM.
+        let (code, message) = check(
+            &TokenRequest {
+                audience: "https://storage.azure.com/",
+                ..request()
+            },
+            now,
+        )
+        .expect_err("storage audience");
+        assert_eq!(code, "InvalidAuthenticationTokenAudience");
+        assert!(
+            message.contains("'https://storage.azure.com/'"),
+            "{message}"
+        );
+        // Issued for later (nbf = its issue time).
+        let (code, _) =
+            check(&request(), now + chrono::Duration::minutes(10)).expect_err("not yet valid");
+        assert_eq!(code, "InvalidAuthenticationToken");
+        // Another tenant, or a tenant's token whose issuer names another.
+        let other_tenant = TokenRequest {
+            tenant_id: "t2",
+            issuer: "https://localhost:8443/t2/",
+            ..request()
+        };
+        let (code, message) = check(&other_tenant, now).expect_err("tenant");
+        assert_eq!(code, "InvalidAuthenticationTokenTenant");
+        assert!(
+            message.contains("'https://localhost:8443/t2/'"),
+            "{message}"
+        );
+        let mixed = TokenRequest {
+            issuer: "https://localhost:8443/t2/",
+            ..request()
+        };
+        assert_eq!(
+            check(&mixed, now).expect_err("issuer").0,
+            "InvalidAuthenticationTokenTenant"
+        );
     }
 }

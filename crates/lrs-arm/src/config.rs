@@ -16,8 +16,11 @@ pub enum AuthMode {
     /// Any bearer token, or none, is accepted (the real clients never validate tokens either).
     #[default]
     Lenient,
-    /// ARM and admin calls need a bearer token issued by this server's token endpoints and not
-    /// expired; anything else gets ARM's 401.
+    /// ARM and admin calls need a bearer token issued by this server's token endpoints, not
+    /// expired, already valid (`nbf`), for ARM's audience (`aud`) and for the configured tenant
+    /// (`tid`, `iss`); anything else gets ARM's 401 with ARM's code
+    /// (`InvalidAuthenticationTokenAudience`, `InvalidAuthenticationTokenTenant`, ...). An
+    /// emulation of ARM's checks, not access control: the token endpoints issue to anyone.
     Strict,
 }
 
