@@ -1,5 +1,6 @@
 //! `lrs serve`: the emulator itself — the ARM front end over the restore engine, with state in
-//! SQLite (default, in the data folder) or PostgreSQL, and the emulated SQL Server target.
+//! SQLite (default, in the data folder) or PostgreSQL, and the emulated SQL Server target (or
+//! the files target, which also writes the databases' files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,14 +14,23 @@ use lrs_arm::{AuthMode, ServeConfig};
 use lrs_engine::{Engine, EngineConfig, Profile, ScaledClock};
 use lrs_source::{Secret, SourceSettings};
 use lrs_store::{Store, open_store, redact_url};
-use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+use lrs_target::{EmulatedOptions, EmulatedTarget, FilesTarget, Target};
 
 /// Options of `lrs serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Folder for the state database, the generated TLS certificate and the target's log.
+    /// Folder for the state database, the generated TLS certificate and the target (its log in
+    /// DATA_DIR/target, or its log and database files in DATA_DIR/target-files).
     #[arg(long, env = "LRS_DATA_DIR", default_value = "lrs-data")]
     data_dir: PathBuf,
+    /// Restore target. emulated: applies sets with SQL Server's checks and keeps only its log
+    /// (DATA_DIR/target). files: the same, and also writes what RESTORE writes, one folder per
+    /// database under DATA_DIR/target-files/databases with its data files (the backups' pages
+    /// at their place) and its log file (the log streams concatenated); no log redo, so not a
+    /// database SQL Server could attach. Several nodes need DATA_DIR/target-files on shared
+    /// storage.
+    #[arg(long, value_enum, env = "LRS_TARGET", default_value = "emulated")]
+    target: TargetArg,
     /// HTTPS listener (the ARM endpoint clients use); port 0 picks a free port.
     #[arg(long, env = "LRS_HTTPS", default_value = "127.0.0.1:8443")]
     https: SocketAddr,
@@ -59,7 +69,7 @@ pub(crate) struct ServeArgs {
     /// `Retry-After` seconds on long-running operations (the real service says 15).
     #[arg(long, default_value_t = 1)]
     retry_after: u64,
-    /// Limit the emulated target's restore speed to this many MB/s (realistic demos).
+    /// Limit the target's restore speed to this many MB/s (realistic demos).
     #[arg(long)]
     target_throughput_mbps: Option<f64>,
     /// Storage account key for managed-identity access: NAME=BASE64KEY (repeatable).
@@ -95,6 +105,12 @@ enum ProfileArg {
     #[value(name = "lrs-2021")]
     Lrs2021,
     Ga,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TargetArg {
+    Emulated,
+    Files,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -166,16 +182,20 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .target_throughput_mbps
         .filter(|mbps| mbps.is_finite() && *mbps > 0.0)
         .and_then(|mbps| format!("{:.0}", mbps * 1024.0 * 1024.0).parse::<u64>().ok());
-    let target: Arc<dyn Target> = Arc::new(
-        EmulatedTarget::open(
-            &args.data_dir.join("target"),
-            EmulatedOptions {
-                throughput_bytes_per_sec: throughput,
-                ..EmulatedOptions::default()
-            },
-        )
-        .context("opening the emulated target")?,
-    );
+    let options = EmulatedOptions {
+        throughput_bytes_per_sec: throughput,
+        ..EmulatedOptions::default()
+    };
+    let target: Arc<dyn Target> = match args.target {
+        TargetArg::Emulated => Arc::new(
+            EmulatedTarget::open(&args.data_dir.join("target"), options)
+                .context("opening the emulated target")?,
+        ),
+        TargetArg::Files => Arc::new(
+            FilesTarget::open(&args.data_dir.join("target-files"), options)
+                .context("opening the files target")?,
+        ),
+    };
 
     let mut config = EngineConfig::new(source_settings(&args)?);
     config.profile = match args.profile {
@@ -211,6 +231,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "http": server.http_addr().map(|a| a.to_string()),
         "cert": server.cert_path().map(|p| p.display().to_string()),
         "profile": match args.profile { ProfileArg::Lrs2021 => "lrs-2021", ProfileArg::Ga => "ga" },
+        "target": match args.target { TargetArg::Emulated => "emulated", TargetArg::Files => "files" },
     });
     println!("{ready}");
     if let Some(addr) = server.https_addr() {
