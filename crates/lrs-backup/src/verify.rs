@@ -189,8 +189,19 @@ pub struct SetVerifier {
 
 impl SetVerifier {
     /// A verifier for `set`, expecting its bytes from `set.start_offset` to
-    /// `set.data_end_offset`.
+    /// `set.data_end_offset`: `RESTORE … WITH CHECKSUM`, SQL Server's default for a set that has
+    /// backup checksums.
     pub fn new(set: &BackupSet) -> Self {
+        Self::with_checksum(set, true)
+    }
+
+    /// `RESTORE … WITH NO_CHECKSUM`: only the MTF structure is checked (pages are still parsed
+    /// and handed to a sink), no page or backup checksum is computed.
+    pub fn no_checksum(set: &BackupSet) -> Self {
+        Self::with_checksum(set, false)
+    }
+
+    fn with_checksum(set: &BackupSet, checksum: bool) -> Self {
         let data_files = set
             .files
             .iter()
@@ -200,7 +211,7 @@ impl SetVerifier {
         SetVerifier {
             pos: set.start_offset,
             end: set.data_end_offset,
-            check_pages: set.header.has_backup_checksums,
+            check_pages: checksum && set.header.has_backup_checksums,
             full: set.header.backup_type == BackupType::Database,
             data_files,
             state: State::BlockHeader,
@@ -394,7 +405,8 @@ impl SetVerifier {
                     self.damaged(at + 8, format!("{tag} stream of {} bytes", stream.length))
                 );
             }
-            let checksum = (stream.media_attributes & CHECKSUMMED != 0).then(BackupChecksum::new);
+            let checksum = (self.check_pages && stream.media_attributes & CHECKSUMMED != 0)
+                .then(BackupChecksum::new);
             self.state = State::Data(DataStream {
                 tag,
                 at,
@@ -507,7 +519,12 @@ impl SetVerifier {
         let index = stream.page_index;
         stream.page_index += 1;
         self.summary.pages += 1;
-        let xors = page_sector_xors(page);
+        // One pass over the page serves both checksums; NO_CHECKSUM skips it.
+        let xors = if self.check_pages {
+            page_sector_xors(page)
+        } else {
+            [0; 16]
+        };
         if let Some(c) = &mut stream.checksum {
             for x in xors {
                 c.add_sector(x);

@@ -419,10 +419,13 @@ fn media_password_and_extensionless_files() {
         ),
         (1, 1)
     );
+    // TAPE+62 = 5: written WITH MEDIAPASSWORD, which RESTORE needs and LRS cannot pass.
+    assert!(passwd.sets[0].media.media_password);
     let noext = read(
         &dir,
         "dataplat-appveyor-lab/sql2008-backups/Noextension.bak",
     );
+    assert!(!noext.sets[0].media.media_password);
     let files = &noext.sets[0].files;
     assert_eq!(files.len(), 2);
     for f in files {

@@ -80,6 +80,7 @@ fn assert_rows_keep_their_shape(media: &BackupMedia, what: &str) {
                 "familyCount": set.media.family_count,
                 "familySequenceNumber": set.media.family_sequence_number,
                 "mirrorCount": set.media.mirror_count,
+                "mediaPassword": set.media.media_password,
             }),
             "{what}"
         );

@@ -293,3 +293,41 @@ fn feeding_past_the_end_or_stopping_short_is_an_error() {
     let mut v = SetVerifier::new(set);
     assert!(v.feed(&data[start..end + 1]).is_err());
 }
+
+#[test]
+fn no_checksum_checks_the_structure_only() {
+    let data = forged_full(true, Layout::Sql2016);
+    let (at, _) = first_stream(&data, b"MQDA");
+    let mut flipped = data.clone();
+    flipped[usize::try_from(at + 22 + 2 + 5 * 8192 + 150).expect("o")] ^= 0x01;
+    let media =
+        lrs_backup::read_backup_from_bytes("f.bak", flipped.clone(), ReadOptions::default())
+            .expect("read");
+    let set = &media.sets[0];
+    let range = usize::try_from(set.start_offset).expect("o")
+        ..usize::try_from(set.data_end_offset).expect("o");
+    let mut v = SetVerifier::no_checksum(set);
+    v.feed(&flipped[range.clone()])
+        .expect("pages are not checked");
+    let summary = v.finish().expect("structure intact");
+    assert_eq!(
+        (
+            summary.pages,
+            summary.pages_verified,
+            summary.backup_checksums
+        ),
+        (48, 0, 0)
+    );
+    // The structure still is: a broken block header fails either way.
+    let blocks = mtf_layout(&flipped).expect("layout");
+    let msda = blocks
+        .iter()
+        .find(|b| b.tag == Tag(*b"MSDA"))
+        .expect("MSDA");
+    flipped[usize::try_from(msda.offset).expect("o") + 21] ^= 0x10;
+    let mut v = SetVerifier::no_checksum(set);
+    assert!(matches!(
+        v.feed(&flipped[range]),
+        Err(VerifyError::Damaged { .. })
+    ));
+}

@@ -236,6 +236,7 @@ async fn the_throughput_limit_paces_each_restore() {
         EmulatedOptions {
             throughput_bytes_per_sec: Some(limit),
             chunk_size: 16 * 1024,
+            ..EmulatedOptions::default()
         },
     )
     .expect("open");

@@ -81,6 +81,7 @@ pub(crate) async fn consume(
     database: &str,
     stripes: &[StripeInput],
     chunk_size: usize,
+    no_checksum: bool,
     pacer: &mut Pacer,
     sink: &mut (dyn SetSink + Send),
 ) -> Result<u64, TargetError> {
@@ -89,7 +90,11 @@ pub(crate) async fn consume(
     }
     let chunk = u64::try_from(chunk_size.max(1)).unwrap_or(u64::MAX);
     for stripe in stripes {
-        let mut verifier = SetVerifier::new(&stripe.set);
+        let mut verifier = if no_checksum {
+            SetVerifier::no_checksum(&stripe.set)
+        } else {
+            SetVerifier::new(&stripe.set)
+        };
         if stripe.set.header.compressed != 0 {
             consume_compressed(database, stripe, pacer, &mut verifier, sink).await?;
         } else {

@@ -54,6 +54,10 @@ pub struct EmulatedOptions {
     /// Bytes per read from a plain backup file (at least 1; compressed files are read as their
     /// chunks decode).
     pub chunk_size: usize,
+    /// Restore as `RESTORE … WITH NO_CHECKSUM`: check only the MTF structure, not the pages and
+    /// backup checksums of sets taken WITH CHECKSUM (which SQL Server, and so LRS, checks by
+    /// default). For measuring what verification costs; `false` emulates the service.
+    pub no_checksum: bool,
 }
 
 impl Default for EmulatedOptions {
@@ -61,6 +65,7 @@ impl Default for EmulatedOptions {
         EmulatedOptions {
             throughput_bytes_per_sec: None,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            no_checksum: false,
         }
     }
 }

@@ -350,6 +350,7 @@ impl<F: DataFiles> Restorer<F> {
             &database,
             &stripes,
             self.options.chunk_size,
+            self.options.no_checksum,
             &mut pacer,
             &mut sink,
         )

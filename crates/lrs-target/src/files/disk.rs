@@ -172,12 +172,64 @@ pub(crate) struct DiskFiles {
     crash: std::sync::Mutex<Option<CrashPoint>>,
 }
 
+/// Bytes of consecutive pages gathered before one write (a full's pages arrive in order).
+const WRITE_RUN: usize = 1 << 20;
+
 /// A database file being written.
 #[derive(Debug)]
 struct OpenFile {
     file_id: u32,
     path: PathBuf,
     file: File,
+    /// Consecutive pages not written yet, and the file offset of the first.
+    run: Vec<u8>,
+    run_at: u64,
+}
+
+impl OpenFile {
+    fn new(file_id: u32, path: PathBuf, file: File) -> Self {
+        OpenFile {
+            file_id,
+            path,
+            file,
+            run: Vec::new(),
+            run_at: 0,
+        }
+    }
+
+    /// Write `page` at page `number`, gathering consecutive pages into one write: one write
+    /// call per page made the files target half as fast as `cp`.
+    fn put(&mut self, number: u32, page: &[u8; PAGE_SIZE]) -> Result<(), TargetError> {
+        let at = u64::from(number) * PAGE_BYTES;
+        let follows = self.run_at + self.run.len() as u64 == at;
+        if !self.run.is_empty() && (!follows || self.run.len() >= WRITE_RUN) {
+            self.flush()?;
+        }
+        if self.run.is_empty() {
+            self.run_at = at;
+            self.run.reserve(WRITE_RUN);
+        }
+        self.run.extend_from_slice(page);
+        Ok(())
+    }
+
+    /// Write the gathered pages.
+    fn flush(&mut self) -> Result<(), TargetError> {
+        if !self.run.is_empty() {
+            write_at(&mut self.file, self.run_at, &self.run)
+                .map_err(|e| io_error("writing pages to", &self.path, e))?;
+            self.run.clear();
+        }
+        Ok(())
+    }
+
+    /// Write what is gathered and sync the file.
+    fn flush_and_sync(&mut self) -> Result<(), TargetError> {
+        self.flush()?;
+        self.file
+            .sync_all()
+            .map_err(|e| io_error("syncing", &self.path, e))
+    }
 }
 
 /// Where a restore's pages go.
@@ -273,8 +325,7 @@ impl SetSink for DiskSink {
         }
         let written = match &mut self.pages {
             Pages::Files(files) => match files.iter_mut().find(|f| f.file_id == file_id) {
-                Some(f) => write_at(&mut f.file, u64::from(page_number) * PAGE_BYTES, page)
-                    .map_err(|e| io_error("writing a page to", &f.path, e)),
+                Some(f) => f.put(page_number, page),
                 None => {
                     self.stray_pages += 1;
                     Ok(())
@@ -446,11 +497,7 @@ impl DiskFiles {
                     } else {
                         file.set_len(f.size)
                             .map_err(|e| io_error("sizing", &path, e))?;
-                        files.push(OpenFile {
-                            file_id: f.file_id,
-                            path,
-                            file,
-                        });
+                        files.push(OpenFile::new(f.file_id, path, file));
                     }
                 }
                 if sink.log.is_none() {
@@ -516,11 +563,9 @@ impl DiskFiles {
         install: &Install,
     ) -> Result<(Option<String>, Option<u64>), TargetError> {
         match pages {
-            Pages::Files(files) => {
-                for f in &files {
-                    f.file
-                        .sync_all()
-                        .map_err(|e| io_error("syncing", &f.path, e))?;
+            Pages::Files(mut files) => {
+                for f in &mut files {
+                    f.flush_and_sync()?;
                 }
             }
             Pages::Journal { path, out, .. } => {
@@ -620,11 +665,7 @@ impl DiskFiles {
                 file.set_len(f.size)
                     .map_err(|e| io_error("sizing", &path, e))?;
             }
-            files.push(OpenFile {
-                file_id: f.id,
-                path,
-                file,
-            });
+            files.push(OpenFile::new(f.id, path, file));
         }
         let mut head = [0u8; RECORD_HEAD];
         let mut page = [0u8; PAGE_SIZE];
@@ -640,14 +681,11 @@ impl DiskFiles {
                     "a page of file {file_id}, which its header does not list"
                 )));
             };
-            write_at(&mut f.file, u64::from(page_number) * PAGE_BYTES, &page)
-                .map_err(|e| io_error("writing a page to", &f.path, e))?;
+            f.put(page_number, &page)?;
             pages += 1;
         }
-        for f in &files {
-            f.file
-                .sync_all()
-                .map_err(|e| io_error("syncing", &f.path, e))?;
+        for f in &mut files {
+            f.flush_and_sync()?;
         }
         remove(&path)?;
         sync_dir(&self.staging)?;
