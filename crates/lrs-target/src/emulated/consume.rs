@@ -148,12 +148,22 @@ async fn consume_plain(
             &format!("the set's data ends at offset {end} but the file has only {size} bytes"),
         ));
     }
+    // The next piece is read (on its own task) while this one is verified, so reading and
+    // checking overlap instead of adding up.
+    let read = |from: u64| {
+        let to = end.min(from.saturating_add(chunk));
+        let reader = std::sync::Arc::clone(reader);
+        (
+            to,
+            tokio::spawn(async move { reader.read_range(from..to).await }),
+        )
+    };
     let mut pos = start;
-    while pos < end {
-        let to = end.min(pos.saturating_add(chunk));
-        let bytes = reader
-            .read_range(pos..to)
+    let mut next = (pos < end).then(|| read(pos));
+    while let Some((to, pending)) = next.take() {
+        let bytes = pending
             .await
+            .map_err(|e| read_error(stripe, &format!("bytes {pos}..{to}: the read failed: {e}")))?
             .map_err(|e| read_error(stripe, &format!("bytes {pos}..{to}: {e}")))?;
         if bytes.len() as u64 != to - pos {
             return Err(read_error(
@@ -164,6 +174,9 @@ async fn consume_plain(
                     to - pos
                 ),
             ));
+        }
+        if to < end {
+            next = Some(read(to));
         }
         verifier
             .feed_into(&bytes, sink)
