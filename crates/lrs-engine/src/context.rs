@@ -35,9 +35,36 @@ pub(crate) struct Context {
     pub(crate) strict_instances: bool,
     /// Location of instances created on first use.
     pub(crate) default_location: String,
+    /// Seals SAS tokens at rest.
+    pub(crate) secrets: Option<Arc<crate::secrets::SecretKey>>,
+}
+
+/// A job that ended keeps no credential: its SAS token is removed from the store.
+pub(crate) fn forget_secret(job: &mut Job) {
+    if let lrs_store::StorageAuth::Sas(token) = &mut job.auth {
+        token.clear();
+    }
 }
 
 impl Context {
+    /// `token` as the store keeps it (sealed when a key is configured).
+    pub(crate) fn seal(&self, token: &str) -> Result<String, crate::api::EngineError> {
+        match &self.secrets {
+            Some(key) => key
+                .seal(token)
+                .map_err(|e| crate::api::EngineError::Internal(e.to_string())),
+            None => Ok(token.to_string()),
+        }
+    }
+
+    /// A stored token as the source needs it.
+    pub(crate) fn unseal(&self, stored: &str) -> Result<String, crate::secrets::SecretError> {
+        match &self.secrets {
+            Some(key) => key.open(stored),
+            None => Ok(stored.to_string()),
+        }
+    }
+
     /// The profile a job was started under (jobs keep theirs across restarts).
     pub(crate) fn profile_of(&self, job: &Job) -> Profile {
         Profile::by_name(&job.profile).unwrap_or_else(|| self.profile.clone())
@@ -88,6 +115,7 @@ impl Context {
                 job.state = JobState::Failed;
                 job.error = Some(error.clone());
                 job.finished_at = Some(now);
+                forget_secret(job);
                 true
             })
             .await?;
@@ -113,6 +141,7 @@ impl Context {
                 }
                 job.state = JobState::Completed;
                 job.finished_at = Some(now);
+                forget_secret(job);
                 true
             })
             .await?;

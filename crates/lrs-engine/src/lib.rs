@@ -12,6 +12,7 @@ mod codes;
 mod context;
 mod details;
 pub mod profile;
+pub mod secrets;
 mod worker;
 
 use std::collections::HashMap;
@@ -61,6 +62,9 @@ pub struct EngineConfig {
     pub strict_instances: bool,
     /// Location given to instances created on first use.
     pub default_location: String,
+    /// Seals SAS tokens before the store sees them (`None`: stored as given). The default is a
+    /// key that dies with the process; `lrs serve` loads one kept in its data folder.
+    pub secrets: Option<Arc<secrets::SecretKey>>,
 }
 
 impl EngineConfig {
@@ -75,6 +79,7 @@ impl EngineConfig {
             poll_interval: Duration::from_secs(2),
             strict_instances: false,
             default_location: "westeurope".into(),
+            secrets: secrets::SecretKey::generate().ok().map(Arc::new),
         }
     }
 }
@@ -103,6 +108,7 @@ impl Engine {
             poll_interval: config.poll_interval,
             strict_instances: config.strict_instances,
             default_location: config.default_location,
+            secrets: config.secrets,
         });
         let engine = Engine {
             ctx,
@@ -310,7 +316,7 @@ impl Engine {
                 SasToken::parse(token)
                     .and_then(|t| t.check(Utc::now(), SAS_CLOCK_SKEW))
                     .map_err(|e| codes::sas_refused(&e.to_string()))?;
-                StorageAuth::Sas(token.to_string())
+                StorageAuth::Sas(self.ctx.seal(token)?)
             }
         } else {
             return Err(codes::invalid_create(&format!(
@@ -612,6 +618,7 @@ impl Engine {
                     }
                     job.state = JobState::Stopped;
                     job.finished_at = Some(now);
+                    context::forget_secret(job);
                     true
                 })
                 .await?;

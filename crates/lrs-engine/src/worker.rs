@@ -209,7 +209,16 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
     else {
         return Ok(());
     };
-    let source = match lrs_source::open_source(&source_spec(&job), &ctx.source_settings) {
+    let spec = match source_spec(ctx, &job) {
+        Ok(spec) => spec,
+        Err(e) => {
+            ctx.fail_job(job_id, codes::storage_denied(&e.to_string()))
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(());
+        }
+    };
+    let source = match lrs_source::open_source(&spec, &ctx.source_settings) {
         Ok(source) => source,
         Err(e) => {
             let error = source_error_record(&e);
@@ -276,15 +285,16 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
     }
 }
 
-fn source_spec(job: &Job) -> SourceSpec {
-    SourceSpec {
+/// Where and how a job reads its folder (its stored SAS token unsealed).
+fn source_spec(ctx: &Context, job: &Job) -> Result<SourceSpec, crate::secrets::SecretError> {
+    Ok(SourceSpec {
         uri: job.storage_uri.clone(),
         auth: match &job.auth {
-            StorageAuth::Sas(token) => SourceAuth::Sas(token.clone()),
+            StorageAuth::Sas(token) => SourceAuth::Sas(ctx.unseal(token)?),
             StorageAuth::ManagedIdentity => SourceAuth::ManagedIdentity,
             StorageAuth::None => SourceAuth::None,
         },
-    }
+    })
 }
 
 fn source_error_record(e: &SourceError) -> ErrorRecord {

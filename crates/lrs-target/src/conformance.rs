@@ -90,6 +90,9 @@ pub fn all() -> Vec<(&'static str, Check)> {
         ("real_compressed_full_restores", |t| {
             Box::pin(real_compressed_full_restores(t))
         }),
+        ("real_checksummed_full_with_a_corrupt_page_is_3183", |t| {
+            Box::pin(real_checksummed_full_with_a_corrupt_page_is_3183(t))
+        }),
     ]
 }
 
@@ -1039,4 +1042,49 @@ pub async fn real_compressed_full_restores(target: Arc<dyn Target>) {
         "decoded {bytes} bytes from a {size}-byte file"
     );
     restore_ok(target.as_ref(), "Northwind", stripes).await;
+}
+
+/// The real dbareports full (SQL Server 2008 R2, WITH CHECKSUM) with one flipped byte in the
+/// rows of its 30th data page: 3183 naming that page, as SQL Server reports it; the same file
+/// unflipped restores.
+pub async fn real_checksummed_full_with_a_corrupt_page_is_3183(target: Arc<dyn Target>) {
+    let Some(root) = real_fixtures() else { return };
+    let source = root.join(
+        "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
+    );
+    let mut bytes = std::fs::read(&source).expect("read the real full");
+    let blocks = lrs_backup::mtf_layout(&bytes).expect("layout");
+    let (mqda, _) = first_stream(&blocks, b"MQDA");
+    let page_at = mqda + 22 + 2 + 30 * 8192;
+    let file = u16::from_le_bytes([bytes[page_at + 36], bytes[page_at + 37]]);
+    let page = u32::from_le_bytes([
+        bytes[page_at + 32],
+        bytes[page_at + 33],
+        bytes[page_at + 34],
+        bytes[page_at + 35],
+    ]);
+    assert_eq!((bytes[page_at], file), (1, 1), "a formatted page of file 1");
+    bytes[page_at + 4000] ^= 0x01;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let copy = dir.path().join("dbareports_FULL.bak");
+    std::fs::write(&copy, &bytes).expect("write the damaged copy");
+    let damaged = BackupFile::open(&copy).await;
+    assert!(damaged.first().header.has_backup_checksums);
+    let result = target.restore("dbareports", vec![damaged.stripe(1)]).await;
+    assert_damaged(
+        target.as_ref(),
+        "dbareports",
+        result,
+        crate::Damage::CorruptPage,
+        3183,
+        &format!(
+            "RESTORE detected an error on page (1:{page}) in database \"dbareports\" as read from \
+             the backup set."
+        ),
+    )
+    .await;
+    restore_ok(target.as_ref(), "dbareports", real(&root, &[
+        "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
+    ]).await)
+    .await;
 }

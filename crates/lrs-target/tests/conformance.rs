@@ -108,4 +108,5 @@ conformance!(
     real_double_differential_restores,
     real_log_ending_at_the_redo_point_restores,
     real_compressed_full_restores,
+    real_checksummed_full_with_a_corrupt_page_is_3183,
 );

@@ -31,6 +31,14 @@ pub(crate) struct ServeArgs {
     /// storage.
     #[arg(long, value_enum, env = "LRS_TARGET", default_value = "emulated")]
     target: TargetArg,
+    /// Key that seals SAS tokens in the state store (created, owner-only, when missing). Nodes
+    /// that share a store (--store postgres://…) must use the same key file.
+    #[arg(
+        long,
+        env = "LRS_SECRETS_KEY_FILE",
+        default_value = "DATA_DIR/secrets.key"
+    )]
+    secrets_key_file: String,
     /// HTTPS listener (the ARM endpoint clients use); port 0 picks a free port.
     #[arg(long, env = "LRS_HTTPS", default_value = "127.0.0.1:8443")]
     https: SocketAddr,
@@ -167,8 +175,24 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
         bail!("--time-scale must be a positive number");
     }
+    // Everything the server writes (state store, its journal, keys, certificate, target) is
+    // for its owner only: the store holds sealed credentials and the folder names databases.
+    restrict_new_files();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data folder {}", args.data_dir.display()))?;
+    owner_only(&args.data_dir, 0o700)?;
+    for name in ["lrs.db", "lrs.db-wal", "lrs.db-shm"] {
+        let path = args.data_dir.join(name);
+        if path.exists() {
+            owner_only(&path, 0o600)?;
+        }
+    }
+    let key_path = match args.secrets_key_file.strip_prefix("DATA_DIR/") {
+        Some(rest) => args.data_dir.join(rest),
+        None => PathBuf::from(&args.secrets_key_file),
+    };
+    let secrets = lrs_engine::secrets::SecretKey::load_or_create(&key_path)
+        .with_context(|| format!("loading the secrets key {}", key_path.display()))?;
 
     let store_url = args
         .store
@@ -205,6 +229,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.clock = Arc::new(ScaledClock::new(args.time_scale));
     config.poll_interval = Duration::from_secs_f64(args.poll_interval);
     config.strict_instances = args.strict;
+    config.secrets = Some(Arc::new(secrets));
     config.node = match &args.node {
         Some(node) => node.clone(),
         None => node_name(&args.data_dir)?,
@@ -302,4 +327,23 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// New files and folders of this process are its owner's only (umask 077).
+fn restrict_new_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Give `path` the permission bits `mode` (folders made before this version were 0755).
+fn owner_only(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }

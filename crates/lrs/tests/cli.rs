@@ -381,6 +381,33 @@ fn verify_passes_every_real_backup_but_the_password_protected_one() {
         .sum();
     assert_eq!(checked, 8);
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of 47 backup set(s) failed"));
+
+    // The real checksummed full with one flipped byte in a page's rows: 3183, page named.
+    let real = dir.join(
+        "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
+    );
+    let mut bytes = std::fs::read(&real).expect("read");
+    let mqda = lrs_backup::mtf_layout(&bytes)
+        .expect("layout")
+        .into_iter()
+        .flat_map(|b| b.streams)
+        .find(|s| s.tag.0 == *b"MQDA")
+        .expect("data stream");
+    let page_at = usize::try_from(mqda.offset).expect("o") + 22 + 2 + 30 * 8192;
+    let page = u32::from_le_bytes(bytes[page_at + 32..page_at + 36].try_into().expect("u32"));
+    bytes[page_at + 4000] ^= 0x01;
+    let scratch = tempfile::tempdir().expect("dir");
+    let copy = scratch.path().join("full.bak");
+    std::fs::write(&copy, &bytes).expect("write");
+    let out = lrs(&["verify", "--json", copy.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let damaged = crate::rows(&out);
+    assert_eq!(damaged[0]["ErrorNumber"], 3183);
+    let error = damaged[0]["Error"].as_str().expect("text");
+    assert!(
+        error.starts_with(&format!("page (1:{page}) at offset ")),
+        "{error}"
+    );
 }
 
 #[test]
