@@ -726,6 +726,19 @@ async fn damaged_full(
     (forged, stripes)
 }
 
+/// Restore a forged full that `damage` changed into a database named `Sales`, and expect the
+/// damage error `(kind, number)` whose text contains `needle`, with no database left behind.
+async fn restore_damaged_full(
+    target: &dyn Target,
+    damage: impl FnOnce(&mut Vec<u8>, &[lrs_backup::BlockInfo]),
+    (kind, number): (crate::Damage, u32),
+    needle: &str,
+) {
+    let (_forged, stripes) = damaged_full("Sales", damage).await;
+    let result = target.restore("Sales", stripes).await;
+    assert_damaged(target, "Sales", result, kind, number, needle).await;
+}
+
 /// Offset and length of the first stream `tag` in `blocks`.
 fn first_stream(blocks: &[lrs_backup::BlockInfo], tag: &[u8; 4]) -> (usize, u64) {
     let s = blocks
@@ -773,41 +786,32 @@ async fn assert_damaged(
 /// One flipped byte inside a data page of a full taken WITH CHECKSUM: 3183 naming the page and
 /// the database, as SQL Server words it.
 pub async fn a_corrupt_page_fails_the_restore_with_3183(target: Arc<dyn Target>) {
-    let (_forged, stripes) = damaged_full("Sales", |bytes, blocks| {
-        let (mqda, _) = first_stream(blocks, b"MQDA");
-        // Page 7 of the data stream (file 1 page 7), a byte in its rows.
-        bytes[mqda + 22 + 2 + 7 * 8192 + 500] ^= 0x20;
-    })
-    .await;
-    let result = target.restore("Sales", stripes).await;
-    assert_damaged(
+    restore_damaged_full(
         target.as_ref(),
-        "Sales",
-        result,
-        crate::Damage::CorruptPage,
-        3183,
-        "RESTORE detected an error on page (1:7) in database \"Sales\" as read from the backup set.",
+        |bytes, blocks| {
+            let (mqda, _) = first_stream(blocks, b"MQDA");
+            // Page 7 of the data stream (file 1 page 7), a byte in its rows.
+            bytes[mqda + 22 + 2 + 7 * 8192 + 500] ^= 0x20;
+        },
+        (crate::Damage::CorruptPage, 3183),
+        "RESTORE detected an error on page (1:7) in database \"Sales\" as read from the backup \
+         set.",
     )
     .await;
 }
 
 /// A damaged MTF block header inside the set (its checksum no longer matches): 3241.
 pub async fn a_damaged_block_fails_the_restore_with_3241(target: Arc<dyn Target>) {
-    let (_forged, stripes) = damaged_full("Sales", |bytes, blocks| {
-        let msda = blocks
-            .iter()
-            .find(|b| b.tag.0 == *b"MSDA")
-            .expect("MSDA block");
-        bytes[usize::try_from(msda.offset).expect("offset") + 24] ^= 0x01;
-    })
-    .await;
-    let result = target.restore("Sales", stripes).await;
-    assert_damaged(
+    restore_damaged_full(
         target.as_ref(),
-        "Sales",
-        result,
-        crate::Damage::DamagedSet,
-        3241,
+        |bytes, blocks| {
+            let msda = blocks
+                .iter()
+                .find(|b| b.tag.0 == *b"MSDA")
+                .expect("MSDA block");
+            bytes[usize::try_from(msda.offset).expect("offset") + 24] ^= 0x01;
+        },
+        (crate::Damage::DamagedSet, 3241),
         "is incorrectly formed. SQL Server cannot process this media family.",
     )
     .await;
@@ -815,18 +819,13 @@ pub async fn a_damaged_block_fails_the_restore_with_3241(target: Arc<dyn Target>
 
 /// The backup checksum (CSUM stream) after the data no longer matches it: 3189.
 pub async fn a_broken_backup_checksum_fails_the_restore_with_3189(target: Arc<dyn Target>) {
-    let (_forged, stripes) = damaged_full("Sales", |bytes, blocks| {
-        let (csum, _) = first_stream(blocks, b"CSUM");
-        bytes[csum + 22] ^= 0x80;
-    })
-    .await;
-    let result = target.restore("Sales", stripes).await;
-    assert_damaged(
+    restore_damaged_full(
         target.as_ref(),
-        "Sales",
-        result,
-        crate::Damage::DamagedSet,
-        3189,
+        |bytes, blocks| {
+            let (csum, _) = first_stream(blocks, b"CSUM");
+            bytes[csum + 22] ^= 0x80;
+        },
+        (crate::Damage::DamagedSet, 3189),
         "Damage to the backup set was detected.",
     )
     .await;
@@ -951,8 +950,8 @@ pub async fn real_stopat_restores_and_a_missing_log_is_too_recent(target: Arc<dy
         gap,
         4305,
         "The log in this backup set begins at LSN 19000000021500001, which is too recent to \
-         apply to the database. An earlier log backup that includes LSN 19000000019300001 can be \
-         restored.",
+             apply to the database. An earlier log backup that includes LSN 19000000019300001 can be \
+             restored.",
     );
 }
 
@@ -969,7 +968,7 @@ pub async fn real_striped_sets_restore(target: Arc<dyn Target>) {
         t.restore("StripeTest", alone).await,
         3132,
         "The media set has 2 media families but only 1 are provided. All members must be \
-         provided.",
+             provided.",
     );
     restore_ok(t, "StripeTest", real(&root, &[&full[0], &full[1]]).await).await;
     for (a, b) in [
@@ -1050,8 +1049,8 @@ pub async fn real_compressed_full_restores(target: Arc<dyn Target>) {
 pub async fn real_checksummed_full_with_a_corrupt_page_is_3183(target: Arc<dyn Target>) {
     let Some(root) = real_fixtures() else { return };
     let source = root.join(
-        "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
-    );
+            "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
+        );
     let mut bytes = std::fs::read(&source).expect("read the real full");
     let blocks = lrs_backup::mtf_layout(&bytes).expect("layout");
     let (mqda, _) = first_stream(&blocks, b"MQDA");
@@ -1079,12 +1078,12 @@ pub async fn real_checksummed_full_with_a_corrupt_page_is_3183(target: Arc<dyn T
         3183,
         &format!(
             "RESTORE detected an error on page (1:{page}) in database \"dbareports\" as read from \
-             the backup set."
+                 the backup set."
         ),
     )
     .await;
     restore_ok(target.as_ref(), "dbareports", real(&root, &[
-        "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
-    ]).await)
-    .await;
+            "dataplat-appveyor-lab/sql2008-backups/dbareports/FULL/SQL2008_dbareports_FULL_20170518_041739.bak",
+        ]).await)
+        .await;
 }
