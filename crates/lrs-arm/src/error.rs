@@ -29,6 +29,8 @@ pub struct ApiError {
     message: String,
     gateway: bool,
     www_authenticate: Option<String>,
+    /// Methods the route serves (`Allow` of a 405).
+    allow: Option<String>,
 }
 
 impl fmt::Debug for ApiError {
@@ -68,6 +70,7 @@ impl ApiError {
             message: message.into(),
             gateway: false,
             www_authenticate: None,
+            allow: None,
         }
     }
 
@@ -189,13 +192,15 @@ impl ApiError {
         )
     }
 
-    /// The route exists but not for this method.
-    pub fn method_not_allowed(method: &str) -> Self {
-        ApiError::new(
+    /// The route exists but not for this method; `allowed` goes in the `Allow` header.
+    pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Self {
+        let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
             format!("The requested resource does not support http method '{method}'."),
-        )
+        );
+        e.allow = Some(allowed.join(", "));
+        e
     }
 
     /// Something failed inside the emulator. The message carries only a tracking id, which the
@@ -249,6 +254,9 @@ impl IntoResponse for ApiError {
             .and_then(|c| HeaderValue::from_str(&c).ok())
         {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            headers.insert(header::ALLOW, allow);
         }
         response
     }

@@ -32,6 +32,7 @@ pub mod openapi;
 mod resources;
 pub mod restore_details;
 pub mod route;
+mod rules;
 mod server;
 mod tls;
 

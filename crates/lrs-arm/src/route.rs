@@ -511,6 +511,7 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<ParsedR
     if operation.route().requires_api_version() && api_version.is_none() {
         return Err(ApiError::missing_api_version());
     }
+    crate::rules::check(&operation, api_version.as_deref())?;
     let trimmed = path.trim_end_matches('/');
     Ok(ParsedRequest {
         operation,
@@ -568,7 +569,7 @@ fn match_route(
         ["admin", "system-patch"] => vec![(Method::POST, ArmOperation::AdminSystemPatch)],
         ["admin", "failover"] => {
             if method != Method::POST {
-                return Err(ApiError::method_not_allowed(method.as_str()));
+                return Err(ApiError::method_not_allowed(method.as_str(), &["POST"]));
             }
             return admin_failover(query);
         }
@@ -595,11 +596,13 @@ fn match_route(
         )],
         _ => return Err(unknown_path(raw_path)),
     };
+    let allowed: Vec<&str> = candidates.iter().map(|(m, _)| m.as_str()).collect();
+    let allowed = ApiError::method_not_allowed(method.as_str(), &allowed);
     candidates
         .into_iter()
         .find(|(m, _)| m == method)
         .map(|(_, op)| op)
-        .ok_or_else(|| ApiError::method_not_allowed(method.as_str()))
+        .ok_or(allowed)
 }
 
 /// Routes under `/subscriptions`.
@@ -855,7 +858,7 @@ mod tests {
             ArmOperation::GetInstance(mi("Rg1", "MI1"))
         );
         let lower = format!(
-            "/SUBSCRIPTIONS/{SUB}/resourcegroups/Rg1/PROVIDERS/microsoft.sql/MANAGEDINSTANCES/MI1?api-version=x"
+            "/SUBSCRIPTIONS/{SUB}/resourcegroups/Rg1/PROVIDERS/microsoft.sql/MANAGEDINSTANCES/MI1?api-version=2024-11-01-preview"
         );
         assert_eq!(
             ok(Method::PUT, &lower),
@@ -864,7 +867,7 @@ mod tests {
         assert_eq!(
             ok(
                 Method::GET,
-                &format!("{base}/managedInstances?api-version=1")
+                &format!("{base}/managedInstances?api-version=2024-11-01-preview")
             ),
             ArmOperation::ListInstancesByGroup {
                 subscription: SUB.into(),
@@ -875,7 +878,7 @@ mod tests {
             ok(
                 Method::GET,
                 &format!(
-                    "/subscriptions/{SUB}/providers/Microsoft.Sql/managedInstances?api-version=1"
+                    "/subscriptions/{SUB}/providers/Microsoft.Sql/managedInstances?api-version=2024-11-01-preview"
                 )
             ),
             ArmOperation::ListInstancesBySubscription {
@@ -905,11 +908,16 @@ mod tests {
         assert_eq!(e.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(e.code(), "MethodNotAllowed");
         assert!(e.message().contains("PATCH"));
+        let response = axum::response::IntoResponse::into_response(e);
+        assert_eq!(
+            response.headers().get(axum::http::header::ALLOW),
+            Some(&axum::http::HeaderValue::from_static("GET, PUT, DELETE"))
+        );
         assert_eq!(
             ok(
                 Method::GET,
                 &format!(
-                    "/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Sql/managedInstances/mi1/databases?api-version=1"
+                    "/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Sql/managedInstances/mi1/databases?api-version=2024-11-01-preview"
                 )
             ),
             ArmOperation::ListDatabases(mi("rg1", "mi1"))
@@ -933,34 +941,34 @@ mod tests {
         assert_eq!(
             ok(
                 Method::GET,
-                &format!("{base}/RESTOREDETAILS/Default/?api-version=1")
+                &format!("{base}/RESTOREDETAILS/Default/?api-version=2024-11-01-preview")
             ),
             ArmOperation::GetRestoreDetails(db("rg1", "mi1", "db1"))
         );
         let e = err(
             Method::GET,
-            &format!("{base}/restoreDetails/current?api-version=1"),
+            &format!("{base}/restoreDetails/current?api-version=2024-11-01-preview"),
         );
         assert_eq!(e.status(), StatusCode::NOT_FOUND);
         assert!(e.message().contains("'current'"));
         assert_eq!(
             ok(
                 Method::POST,
-                &format!("{base}/completeRestore?api-version=1")
+                &format!("{base}/completeRestore?api-version=2024-11-01-preview")
             ),
             ArmOperation::CompleteRestore(db("rg1", "mi1", "db1"))
         );
         assert_eq!(
             ok(
                 Method::POST,
-                &format!("{base}/completerestore?api-version=1")
+                &format!("{base}/completerestore?api-version=2024-11-01-preview")
             ),
             ArmOperation::CompleteRestore(db("rg1", "mi1", "db1"))
         );
         assert_eq!(
             err(
                 Method::GET,
-                &format!("{base}/completeRestore?api-version=1")
+                &format!("{base}/completeRestore?api-version=2024-11-01-preview")
             )
             .status(),
             StatusCode::METHOD_NOT_ALLOWED
@@ -1014,7 +1022,7 @@ mod tests {
             ),
         ] {
             let path = format!(
-                "/subscriptions/{SUB}/resourcegroups/rg1/providers/Microsoft.Sql/locations/l/{segment}/{id}/?api-version=1"
+                "/subscriptions/{SUB}/resourcegroups/rg1/providers/Microsoft.Sql/locations/l/{segment}/{id}/?api-version=2024-11-01-preview"
             );
             match ok(Method::GET, &path) {
                 ArmOperation::GetAsyncOperation(p) if is_async => assert_eq!(p.family, family),
@@ -1026,7 +1034,7 @@ mod tests {
         let e = err(
             Method::GET,
             &format!(
-                "/subscriptions/{SUB}/providers/Microsoft.Sql/locations/l/managedDatabaseAzureAsyncOperation/not-a-guid?api-version=1"
+                "/subscriptions/{SUB}/providers/Microsoft.Sql/locations/l/managedDatabaseAzureAsyncOperation/not-a-guid?api-version=2024-11-01-preview"
             ),
         );
         assert_eq!(e.status(), StatusCode::NOT_FOUND);
@@ -1034,7 +1042,7 @@ mod tests {
         let e = err(
             Method::GET,
             &format!(
-                "/subscriptions/{SUB}/providers/Microsoft.Sql/locations/l/serverAzureAsyncOperation/{id}?api-version=1"
+                "/subscriptions/{SUB}/providers/Microsoft.Sql/locations/l/serverAzureAsyncOperation/{id}?api-version=2024-11-01-preview"
             ),
         );
         assert_eq!(e.code(), "InvalidResourceType");
@@ -1045,13 +1053,15 @@ mod tests {
         let op = ok(
             Method::GET,
             &format!(
-                "/subscriptions/{SUB}/resourceGroups/my%20rg/providers/Microsoft.Sql/managedInstances/mi1/databases/db%2D%C3%A9?api-version=1"
+                "/subscriptions/{SUB}/resourceGroups/my%20rg/providers/Microsoft.Sql/managedInstances/mi1/databases/db%2D%C3%A9?api-version=2024-11-01-preview"
             ),
         );
         assert_eq!(op, ArmOperation::GetDatabase(db("my rg", "mi1", "db-é")));
         let e = err(
             Method::GET,
-            &format!("/subscriptions/{SUB}/resourceGroups/%FF/providers?api-version=1"),
+            &format!(
+                "/subscriptions/{SUB}/resourceGroups/%FF/providers?api-version=2024-11-01-preview"
+            ),
         );
         assert_eq!(e.code(), "InvalidRequestUri");
     }
@@ -1132,7 +1142,7 @@ mod tests {
         assert_eq!(
             ok(
                 Method::GET,
-                "/common/discovery/instance?api-version=1.1&authorization_endpoint=x"
+                "/common/discovery/instance?api-version=2024-11-01-preview.1&authorization_endpoint=x"
             ),
             ArmOperation::InstanceDiscovery {
                 tenant: "common".into()
@@ -1196,7 +1206,7 @@ mod tests {
         let e = err(
             Method::GET,
             &format!(
-                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts?api-version=1"
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts?api-version=2024-11-01-preview"
             ),
         );
         assert_eq!(e.code(), "NoRegisteredProviderFound");
@@ -1204,14 +1214,14 @@ mod tests {
         let e = err(
             Method::GET,
             &format!(
-                "/subscriptions/{SUB}/providers/Microsoft.Sql/managedInstances/mi1?api-version=1"
+                "/subscriptions/{SUB}/providers/Microsoft.Sql/managedInstances/mi1?api-version=2024-11-01-preview"
             ),
         );
         assert_eq!(e.code(), "InvalidResourceType");
         assert_eq!(
             err(
                 Method::GET,
-                &format!("/subscriptions/{SUB}/resourceGroups/rg?api-version=1")
+                &format!("/subscriptions/{SUB}/resourceGroups/rg?api-version=2024-11-01-preview")
             )
             .code(),
             "NotFound"

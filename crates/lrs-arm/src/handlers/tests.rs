@@ -996,3 +996,80 @@ async fn logs_never_show_sas_signatures_tokens_or_bodies() {
         assert!(!logs.contains(secret), "{secret} leaked into logs:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn bad_names_control_characters_and_api_versions_are_400s_that_start_nothing() {
+    let h = harness();
+    let cases: [(String, &str, Value); 9] = [
+        (
+            format!("{}?{API}", db_path("a%00b")),
+            "InvalidResourceName",
+            az_start_body(),
+        ),
+        (
+            format!("{}?{API}", db_path("a%2Fb")),
+            "InvalidResourceName",
+            az_start_body(),
+        ),
+        (
+            format!("{}?{API}", db_path(&"x".repeat(129))),
+            "InvalidResourceName",
+            az_start_body(),
+        ),
+        (
+            format!("{}?{API}", db_path("Sales%20")),
+            "CannotUseTrailingWhitespacesInDatabaseName",
+            az_start_body(),
+        ),
+        (
+            format!("{}?{API}", db_path("MSDB")),
+            "CannotUseReservedDatabaseName",
+            az_start_body(),
+        ),
+        (
+            format!("{}?api-version=1999-01-01", db_path("db1")),
+            "NoRegisteredProviderFound",
+            az_start_body(),
+        ),
+        (
+            format!("{}?api-version=latest", db_path("db1")),
+            "InvalidApiVersionParameter",
+            az_start_body(),
+        ),
+        (
+            format!("{}?{API}", db_path("db1")),
+            "LastBackupNameHasNewline",
+            json!({"location":"westeurope","properties":{"createMode":"RestoreExternalBackup",
+                "storageContainerUri":"https://acct.blob.core.windows.net/c/db1",
+                "storageContainerSasToken":"sv=2019-02-02&sp=rl&se=2030-01-01T00:00:00Z&sig=abc%3D",
+                "autoCompleteRestore":true,"lastBackupName":"log1.trn\n"}}),
+        ),
+        (
+            format!("{}?{API}", db_path("db1")),
+            "InvalidDatabaseCreateOrUpdateRequest",
+            json!({"location":"westeurope","properties":{"createMode":"RestoreExternalBackup",
+                "storageContainerUri":"https://acct.blob.core.windows.net/c/db1\u{0}",
+                "storageContainerSasToken":"sv=2019-02-02&sp=rl&se=2030-01-01T00:00:00Z&sig=abc%3D"}}),
+        ),
+    ];
+    for (path, code, body) in cases {
+        let r = h.call(Method::PUT, &path, Some(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {:?}", r.body);
+        assert_eq!(r.body["error"]["code"], code, "{path}");
+    }
+    // Nothing was started: the database list is empty.
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/databases?{API}", mi_path("rg1", "mi1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["value"], json!([]), "{:?}", r.body);
+    // A 405 names the methods the route serves.
+    let r = h
+        .call(Method::PATCH, &format!("{}?{API}", db_path("db1")), None)
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
+}
