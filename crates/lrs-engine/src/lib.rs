@@ -324,6 +324,11 @@ impl Engine {
                  not '{identity}'."
             )));
         };
+        // Only storage this server may read: Azure's endpoints, loopback or configured
+        // emulators, local folders under the configured roots (after the request's own checks,
+        // which the real service makes first).
+        lrs_source::check_location(uri, &self.ctx.source_settings)
+            .map_err(|e| codes::sas_refused(&e.to_string()))?;
         Ok((mode, auth))
     }
 

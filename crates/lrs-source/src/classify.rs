@@ -173,18 +173,18 @@ fn stated_status(text: &str) -> Option<u16> {
 
 /// The storage service's own reason: `Code: message` from an Azure or S3 XML error body, the
 /// message's first line only (Azure appends request ids and times).
+/// The storage service's error code from its answer, and nothing else of what it said: a
+/// remote server's text is not ours to reflect to API clients.
 fn reason(err: &(dyn StdError + 'static)) -> Option<String> {
     let text = chain_text(err);
     let code = xml_element(&text, "Code")?;
-    let message = xml_element(&text, "Message")
-        .map(|m| m.lines().next().unwrap_or_default().trim().to_string())
-        .unwrap_or_default();
-    let reason = if message.is_empty() {
-        code
-    } else {
-        format!("{code}: {message}")
-    };
-    Some(redact(&reason))
+    // An error code is a short identifier; anything else is not echoed.
+    let code: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect();
+    (!code.is_empty()).then(|| format!("Storage error code: {code}."))
 }
 
 fn xml_element(text: &str, name: &str) -> Option<String> {
@@ -218,9 +218,7 @@ mod tests {
             err,
             SourceError::AccessDenied {
                 location: "loc".into(),
-                message: format!(
-                    "{FORBIDDEN_TEXT} AuthenticationFailed: Server failed to authenticate the request."
-                )
+                message: format!("{FORBIDDEN_TEXT} Storage error code: AuthenticationFailed.")
             }
         );
         let err = from_object_store(&generic(FakeStatus("503 Service Unavailable", "")), "loc");
@@ -236,7 +234,7 @@ mod tests {
             err,
             SourceError::NotFound {
                 location: "loc".into(),
-                message: "ContainerNotFound: The specified container does not exist.".into()
+                message: "Storage error code: ContainerNotFound.".into()
             }
         );
         let err = from_object_store(&generic(FakeStatus("400 Bad Request", "")), "loc");

@@ -40,7 +40,7 @@ pub mod conformance;
 pub mod testing;
 
 pub use object::ObjectStoreSource;
-pub use open::{SourceAuth, SourceSpec, install_crypto_provider, open_source};
+pub use open::{SourceAuth, SourceSpec, check_location, install_crypto_provider, open_source};
 pub use scanner::{ScanDelta, Scanner};
 pub use settings::{
     AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, RetrySettings, S3Settings, Secret, SourceSettings,

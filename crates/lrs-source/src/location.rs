@@ -86,7 +86,7 @@ pub(crate) fn parse(uri: &str, settings: &SourceSettings) -> Result<Location, So
         return Err(invalid(shown, e));
     }
     if !uri.contains("://") && !uri.starts_with("file:") {
-        return local_path(uri);
+        return local_path(uri, settings);
     }
     let url = Url::parse(uri).map_err(|e| invalid(uri, format!("not a valid URL ({e})")))?;
     if url.fragment().is_some() {
@@ -106,7 +106,7 @@ pub(crate) fn parse(uri: &str, settings: &SourceSettings) -> Result<Location, So
                     "not an absolute local path (use file:///absolute/path)",
                 )
             })?;
-            Ok(Location::Local { dir })
+            local(dir, uri, settings)
         }
         "s3" => {
             let bucket = url
@@ -137,10 +137,61 @@ fn url_without_credentials(url: &Url) -> String {
     shown.to_string()
 }
 
-fn local_path(uri: &str) -> Result<Location, SourceError> {
+fn local_path(uri: &str, settings: &SourceSettings) -> Result<Location, SourceError> {
     let dir = std::path::absolute(uri)
         .map_err(|e| invalid(uri, format!("not a usable local path ({e})")))?;
-    Ok(Location::Local { dir })
+    local(dir, uri, settings)
+}
+
+/// A local folder, if it lies under one of the configured roots: the path is resolved first
+/// (symlinks and `..` of the part that exists, `..` lexically beyond), so neither can step out.
+fn local(dir: PathBuf, uri: &str, settings: &SourceSettings) -> Result<Location, SourceError> {
+    let Some(roots) = &settings.local_roots else {
+        return Ok(Location::Local { dir });
+    };
+    let resolved = resolve(&dir);
+    let inside = roots.iter().any(|root| resolved.starts_with(resolve(root)));
+    if !inside {
+        return Err(SourceError::Invalid(format!(
+            "storage URI '{uri}': local folders are served only under the roots this server was \
+             started with (lrs serve --local-root DIR); this one is outside them"
+        )));
+    }
+    Ok(Location::Local { dir: resolved })
+}
+
+/// `path` with symlinks resolved as far as it exists and `.`/`..` removed.
+fn resolve(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (
+            existing.file_name().map(std::ffi::OsStr::to_os_string),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut out = std::fs::canonicalize(&existing).unwrap_or(existing);
+    for name in rest.into_iter().rev() {
+        out.push(name);
+    }
+    let mut normal = PathBuf::new();
+    for component in out.components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other.as_os_str()),
+        }
+    }
+    normal
 }
 
 fn azure(url: &Url, uri: &str, settings: &SourceSettings) -> Result<Location, SourceError> {
@@ -152,13 +203,31 @@ fn azure(url: &Url, uri: &str, settings: &SourceSettings) -> Result<Location, So
         Some(port) => format!("{host_name}:{port}"),
         None => host_name.to_string(),
     };
+    // Storage is read only from Azure's own blob endpoints, loopback emulators and the emulator
+    // hosts the operator named: an API client must not make this server fetch from any host.
+    let configured = settings
+        .emulator_hosts
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(host_name) || h.eq_ignore_ascii_case(&host_port));
     let path_style = match host {
-        Host::Ipv4(_) | Host::Ipv6(_) => true,
+        Host::Ipv4(ip) => {
+            if !(ip.is_loopback() || configured) {
+                return Err(foreign_host(uri, host_name));
+            }
+            true
+        }
+        Host::Ipv6(ip) => {
+            if !(ip.is_loopback() || configured) {
+                return Err(foreign_host(uri, host_name));
+            }
+            true
+        }
         Host::Domain(d) => {
-            d.eq_ignore_ascii_case("localhost")
-                || settings.emulator_hosts.iter().any(|h| {
-                    h.eq_ignore_ascii_case(host_name) || h.eq_ignore_ascii_case(&host_port)
-                })
+            let path_style = d.eq_ignore_ascii_case("localhost") || configured;
+            if !path_style && !is_azure_blob_host(d) {
+                return Err(foreign_host(uri, host_name));
+            }
+            path_style
         }
     };
     let mut service = url.clone();
@@ -195,6 +264,33 @@ fn azure(url: &Url, uri: &str, settings: &SourceSettings) -> Result<Location, So
         container,
         folder: segments(url, first_segment + 1, uri)?,
     })
+}
+
+/// Blob endpoints of Azure's clouds: `{account}.blob.{suffix}`.
+const AZURE_BLOB_SUFFIXES: &[&str] = &[
+    ".blob.core.windows.net",
+    ".blob.core.chinacloudapi.cn",
+    ".blob.core.usgovcloudapi.net",
+    ".blob.core.cloudapi.de",
+];
+
+fn is_azure_blob_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    AZURE_BLOB_SUFFIXES.iter().any(|suffix| {
+        host.strip_suffix(suffix)
+            .is_some_and(|account| !account.is_empty() && !account.contains('.'))
+    })
+}
+
+fn foreign_host(uri: &str, host: &str) -> SourceError {
+    invalid(
+        uri,
+        format!(
+            "host '{host}' is not an Azure Blob Storage endpoint ({{account}}.blob.core.windows.net), \
+             a loopback emulator, or an emulator host this server was configured with \
+             (--emulator-host)"
+        ),
+    )
 }
 
 /// Azure's container naming rules: 3–63 lowercase letters, digits and single dashes, starting
@@ -348,9 +444,79 @@ mod tests {
             &SourceSettings::default(),
         );
         assert!(
-            matches!(&err, Err(SourceError::Invalid(m)) if m.contains("neither an Azure Blob Storage endpoint")),
+            matches!(&err, Err(SourceError::Invalid(m)) if m.contains("is not an Azure Blob Storage endpoint")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn only_azure_loopback_and_configured_hosts_are_read() {
+        let refused = |uri: &str, settings: &SourceSettings| matches!(parse(uri, settings), Err(SourceError::Invalid(m)) if m.contains("is not an Azure Blob Storage endpoint"));
+        let default = SourceSettings::default();
+        for uri in [
+            "http://10.0.0.5:10000/devstoreaccount1/c01/f",
+            "http://192.168.1.1/devstoreaccount1/c01",
+            "http://[fe80::1]:10000/devstoreaccount1/c01",
+            "https://evil.blob.attacker.example/c01",
+            "https://a.b.blob.core.windows.net/c01",
+            "https://example.com/c01",
+        ] {
+            assert!(refused(uri, &default), "{uri}");
+        }
+        for uri in [
+            "http://127.0.0.1:10000/devstoreaccount1/c01/f",
+            "http://127.1.2.3:10000/devstoreaccount1/c01",
+            "http://[::1]:10000/devstoreaccount1/c01",
+            "http://localhost:10000/devstoreaccount1/c01",
+            "https://acct.blob.core.windows.net/c01/f",
+            "https://acct.blob.core.chinacloudapi.cn/c01",
+        ] {
+            assert!(parse(uri, &default).is_ok(), "{uri}");
+        }
+        let configured = SourceSettings {
+            emulator_hosts: vec!["10.0.0.5:10000".into()],
+            ..SourceSettings::default()
+        };
+        assert!(!refused(
+            "http://10.0.0.5:10000/devstoreaccount1/c01/f",
+            &configured
+        ));
+    }
+
+    #[test]
+    fn local_folders_only_under_the_roots_and_not_through_symlinks() {
+        let root = tempfile::tempdir().expect("dir");
+        let backups = root.path().join("backups");
+        std::fs::create_dir_all(backups.join("db1")).expect("mkdir");
+        let outside = tempfile::tempdir().expect("dir");
+        std::os::unix::fs::symlink(outside.path(), backups.join("escape")).expect("symlink");
+        let settings = SourceSettings {
+            local_roots: Some(vec![backups.clone()]),
+            ..SourceSettings::default()
+        };
+        let uri = |p: &std::path::Path| format!("file://{}", p.display());
+        assert!(parse(&uri(&backups.join("db1")), &settings).is_ok());
+        assert!(
+            parse(&uri(&backups.join("later")), &settings).is_ok(),
+            "not there yet"
+        );
+        for escaping in [
+            outside.path().to_path_buf(),
+            backups.join("escape"),
+            backups.join("db1/../../etc"),
+            PathBuf::from("/etc"),
+        ] {
+            assert!(
+                matches!(parse(&uri(&escaping), &settings), Err(SourceError::Invalid(m)) if m.contains("--local-root")),
+                "{}",
+                escaping.display()
+            );
+        }
+        let none = SourceSettings {
+            local_roots: Some(Vec::new()),
+            ..SourceSettings::default()
+        };
+        assert!(parse(&uri(&backups.join("db1")), &none).is_err());
     }
 
     #[test]
@@ -397,7 +563,7 @@ mod tests {
             msg("https://a.blob.core.windows.net/Backups").contains("not a valid container name")
         );
         assert!(msg("http://127.0.0.1:10000/").contains("no storage account"));
-        assert!(msg("https://example.com/c01").contains("neither an Azure Blob Storage endpoint"));
+        assert!(msg("https://example.com/c01").contains("is not an Azure Blob Storage endpoint"));
         let m = msg("https://user:pw@a.blob.core.windows.net/c01");
         assert!(
             m.contains("credentials in the URI") && !m.contains("pw"),

@@ -115,6 +115,13 @@ impl ObjectStoreSource {
                 })
             })
             .collect();
+        if let Some(dir) = &self.local_dir {
+            // A symlink in a local folder could point anywhere on this machine: not followed.
+            entries.retain(|e| {
+                std::fs::symlink_metadata(dir.join(&e.name))
+                    .is_ok_and(|m| !m.file_type().is_symlink())
+            });
+        }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }

@@ -68,6 +68,12 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// Check a storage URI the way [`open_source`] will (its form, an allowed host, a local folder
+/// under the configured roots), so that a request can be refused before anything starts.
+pub fn check_location(uri: &str, settings: &SourceSettings) -> Result<(), SourceError> {
+    location::parse(uri, settings).map(|_| ())
+}
+
 /// Build the source a job reads: parse the URI, pick the backend, attach the credential.
 /// Nothing is requested from the store yet: access problems show up at the first listing.
 pub fn open_source(

@@ -142,6 +142,9 @@ pub struct SourceSettings {
     pub s3: S3Settings,
     /// Retry policy for every storage request.
     pub retry: RetrySettings,
+    /// Local folders (`file://…`) may only be read under these roots (`lrs serve --local-root`);
+    /// `None` leaves them unrestricted (library use and tests), `Some(empty)` refuses them all.
+    pub local_roots: Option<Vec<std::path::PathBuf>>,
 }
 
 impl Default for SourceSettings {
@@ -156,6 +159,7 @@ impl Default for SourceSettings {
             emulator_hosts: Vec::new(),
             s3: S3Settings::default(),
             retry: RetrySettings::default(),
+            local_roots: None,
         }
     }
 }

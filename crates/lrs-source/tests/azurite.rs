@@ -233,7 +233,7 @@ async fn missing_container_is_not_found() {
         err,
         SourceError::NotFound {
             location: f.azurite.container_url(&missing, "db1"),
-            message: "ContainerNotFound: The specified container does not exist.".into()
+            message: "Storage error code: ContainerNotFound.".into()
         }
     );
 }

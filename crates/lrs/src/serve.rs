@@ -84,10 +84,15 @@ pub(crate) struct ServeArgs {
     /// Azurite's devstoreaccount1 is known already.
     #[arg(long = "storage-account", value_name = "NAME=KEY")]
     storage_accounts: Vec<String>,
-    /// Host names (host or host:port) whose URLs are path-style emulator URLs (Azurite in a
-    /// compose file); IP addresses and localhost always are.
+    /// Host names or addresses (host or host:port) of storage emulators to read path-style
+    /// (Azurite in a compose file). Besides these, storage URIs may only name Azure's blob
+    /// endpoints and loopback addresses.
     #[arg(long = "emulator-host")]
     emulator_hosts: Vec<String>,
+    /// Local folders (file://…) migrations may read, only below these roots (repeatable);
+    /// without one, local storage URIs are refused. Symlinks inside are not followed.
+    #[arg(long = "local-root", value_name = "DIR")]
+    local_roots: Vec<PathBuf>,
     /// S3-compatible endpoint for s3:// storage URIs.
     #[arg(long, env = "LRS_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
@@ -154,6 +159,7 @@ fn source_settings(args: &ServeArgs) -> anyhow::Result<SourceSettings> {
         settings = settings.with_account(name.trim(), Secret::new(key.trim()));
     }
     settings.emulator_hosts.clone_from(&args.emulator_hosts);
+    settings.local_roots = Some(args.local_roots.clone());
     settings.s3.endpoint.clone_from(&args.s3_endpoint);
     settings.s3.region.clone_from(&args.s3_region);
     settings.s3.access_key_id.clone_from(&args.s3_access_key_id);

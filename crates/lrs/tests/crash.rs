@@ -69,7 +69,15 @@ async fn migrate_with_kills(store_args: &[String], kills: u32) {
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed);
 
-    let mut args: Vec<&str> = vec!["--poll-interval", "0.05", "--target-throughput-mbps", "25"];
+    let root = folder.display().to_string();
+    let mut args: Vec<&str> = vec![
+        "--poll-interval",
+        "0.05",
+        "--target-throughput-mbps",
+        "25",
+        "--local-root",
+        &root,
+    ];
     args.extend(store_args.iter().map(String::as_str));
     let client = reqwest::Client::new();
     let mut server = TestServer::start(&data, &args).await;

@@ -57,7 +57,7 @@ async fn sas_tokens_are_sealed_at_rest_and_forgotten_when_the_job_ends() {
         "properties": {
             "createMode": "RestoreExternalBackup",
             // Nothing listens there: the job keeps retrying, its token stays stored.
-            "storageContainerUri": "https://127.0.0.1:9/devstoreaccount1/c/sales",
+            "storageContainerUri": "https://127.0.0.1:9/devstoreaccount1/backups/sales",
             "storageContainerSasToken": sas,
             "autoCompleteRestore": false,
         }
