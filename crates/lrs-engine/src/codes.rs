@@ -176,6 +176,31 @@ pub(crate) fn full_missing_checksum(file: &str) -> ErrorRecord {
     )
 }
 
+/// `StorageBrokenIssueDetectedAtTheStart` (spec message): the folder could not be listed when
+/// the job started.
+pub(crate) fn storage_broken_at_start() -> ErrorRecord {
+    record(
+        "StorageBrokenIssueDetectedAtTheStart",
+        "Storage connection is broken. Please verify and try again.",
+    )
+}
+
+/// `StorageBrokenIssueDetectedWhileInProgress` (spec message): shown while the job retries.
+pub(crate) fn storage_broken_in_progress() -> ErrorRecord {
+    record(
+        "StorageBrokenIssueDetectedWhileInProgress",
+        "Storage connection is broken. Retrying automatically...",
+    )
+}
+
+/// `StorageBrokenIssueDetectedTerminateRetries` (spec message): the outage outlasted the limit.
+pub(crate) fn storage_broken_terminate() -> ErrorRecord {
+    record(
+        "StorageBrokenIssueDetectedTerminateRetries",
+        "Storage connection is still broken. Please verify and try again.",
+    )
+}
+
 /// `SqlRestoreError`: the RESTORE failed; carries SQL Server's number and text.
 pub(crate) fn sql_restore_error(index: usize, number: u32, message: &str) -> ErrorRecord {
     record(

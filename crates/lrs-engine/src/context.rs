@@ -37,6 +37,8 @@ pub(crate) struct Context {
     pub(crate) default_location: String,
     /// Seals SAS tokens at rest.
     pub(crate) secrets: Option<Arc<crate::secrets::SecretKey>>,
+    /// How long (emulated time) a job under way keeps retrying unreachable storage.
+    pub(crate) storage_outage_limit: TimeDelta,
 }
 
 /// A job that ended keeps no credential: its SAS token is removed from the store.

@@ -96,7 +96,11 @@ pub(crate) fn restore_details(job: &Job, snapshot: &Snapshot) -> RestoreDetails 
             .collect()
     };
 
-    let blocked = plan.blocked.as_ref().map(|b| b.reason.clone());
+    // An outage under way outranks a block: it is why nothing moves.
+    let blocked = match &snapshot.storage_issue {
+        Some(issue) => Some(format!("{}: {}", issue.code, issue.message)),
+        None => plan.blocked.as_ref().map(|b| b.reason.clone()),
+    };
     let (status, block_reason) = match job.state {
         JobState::Failed => (
             "Failed".to_string(),

@@ -65,6 +65,10 @@ pub struct EngineConfig {
     /// Seals SAS tokens before the store sees them (`None`: stored as given). The default is a
     /// key that dies with the process; `lrs serve` loads one kept in its data folder.
     pub secrets: Option<Arc<secrets::SecretKey>>,
+    /// How long (emulated time) a job under way keeps retrying storage it cannot reach before
+    /// it fails with `StorageBrokenIssueDetectedTerminateRetries` (ours: 1 hour; the real
+    /// limit is not documented).
+    pub storage_outage_limit: Duration,
 }
 
 impl EngineConfig {
@@ -80,6 +84,7 @@ impl EngineConfig {
             strict_instances: false,
             default_location: "westeurope".into(),
             secrets: secrets::SecretKey::generate().ok().map(Arc::new),
+            storage_outage_limit: Duration::from_secs(3600),
         }
     }
 }
@@ -109,6 +114,8 @@ impl Engine {
             strict_instances: config.strict_instances,
             default_location: config.default_location,
             secrets: config.secrets,
+            storage_outage_limit: TimeDelta::from_std(config.storage_outage_limit)
+                .unwrap_or(TimeDelta::MAX),
         });
         let engine = Engine {
             ctx,
@@ -536,6 +543,8 @@ impl Engine {
             plan: Some(Arc::new(files.planner.plan())),
             listing: Arc::new(listing),
             history: Arc::new(files.history),
+            // No worker on this node: nothing known about the storage right now.
+            storage_issue: None,
         })
     }
 

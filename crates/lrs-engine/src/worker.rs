@@ -44,6 +44,8 @@ pub(crate) struct Snapshot {
     pub(crate) listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
     /// Restore history by BackupSetGUID: (started, finished).
     pub(crate) history: Arc<History>,
+    /// The storage is unreachable right now (code and message restore details show).
+    pub(crate) storage_issue: Option<ErrorRecord>,
 }
 
 /// Handle to a running worker.
@@ -189,6 +191,10 @@ struct Worker<'a> {
     listing: Arc<Vec<(String, DateTime<Utc>, u64)>>,
     /// The plan as of the last change; an idle poll (nothing new, nothing restored) reuses it.
     plan: Option<Arc<Plan>>,
+    /// Since when (emulated time) the storage has been unreachable, if it is.
+    outage: Option<DateTime<Utc>>,
+    /// Whether this worker has listed the folder successfully at least once.
+    listed: bool,
 }
 
 async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), String> {
@@ -239,6 +245,8 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
         files,
         listing: Arc::new(Vec::new()),
         plan: None,
+        outage: None,
+        listed: false,
     };
     // The store's files are known already: a restart re-reads only what changed since.
     for entry in worker.files.entries.values() {
@@ -504,11 +512,12 @@ impl Worker<'_> {
         let delta = match self.scanner.scan(self.source.as_ref()).await {
             Ok(delta) => delta,
             Err(e) if e.is_transient() => {
-                debug!(job = %self.job.id, "listing failed, will retry: {e}");
+                self.storage_broken(&e).await?;
                 return Ok(false);
             }
             Err(e) => return Err(Halt::Fail(source_error_record(&e))),
         };
+        self.storage_reachable().await;
         if delta.is_unchanged() {
             return Ok(false);
         }
@@ -774,6 +783,38 @@ impl Worker<'_> {
                 Ok(())
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The storage did not answer (after the source's own retries). A job that never listed its
+    /// folder fails at once (`…AtTheStart`); one under way shows `…WhileInProgress` and keeps
+    /// polling until the outage has lasted the configured limit (`…TerminateRetries`).
+    async fn storage_broken(&mut self, error: &SourceError) -> Result<(), Halt> {
+        let now = self.ctx.clock.now();
+        if !self.listed && self.files.entries.is_empty() {
+            warn!(job = %self.job.id, "storage unreachable at the start: {error}");
+            return Err(Halt::Fail(codes::storage_broken_at_start()));
+        }
+        let since = *self.outage.get_or_insert_with(|| {
+            warn!(job = %self.job.id, "storage unreachable, retrying: {error}");
+            now
+        });
+        if now - since >= self.ctx.storage_outage_limit {
+            warn!(job = %self.job.id, since = %since, "storage still unreachable: giving up");
+            return Err(Halt::Fail(codes::storage_broken_terminate()));
+        }
+        debug!(job = %self.job.id, "listing failed, will retry: {error}");
+        self.runtime.snapshot.write().await.storage_issue =
+            Some(codes::storage_broken_in_progress());
+        Ok(())
+    }
+
+    /// The folder was listed: an outage, if there was one, is over.
+    async fn storage_reachable(&mut self) {
+        self.listed = true;
+        if let Some(since) = self.outage.take() {
+            info!(job = %self.job.id, since = %since, "storage reachable again");
+            self.runtime.snapshot.write().await.storage_issue = None;
         }
     }
 

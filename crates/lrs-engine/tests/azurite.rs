@@ -345,3 +345,142 @@ async fn continuous_mode_on_azurite_restores_uploads_during_the_run_until_comple
         DatabaseStatus::Online
     );
 }
+
+/// A TCP proxy in front of Azurite that can be cut (new connections closed at once, open ones
+/// dropped) and restored: storage that refuses connections, then comes back.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                if !*watch.borrow() {
+                    continue; // dropped: the connection is closed at once
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, up }
+    }
+
+    fn set(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_outage_shows_while_in_progress_then_the_migration_completes() {
+    let Some(azurite) = azurite() else { return };
+    let mut h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let names = upload_chain(&azurite, &h, "outage", "sales", "Sales").await;
+    let endpoint = azurite.container_url("outage", "sales");
+    let host = endpoint
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host")
+        .to_string();
+    let proxy = Proxy::start(host.parse().expect("address")).await;
+    let uri = endpoint.replacen(&host, &proxy.addr.to_string(), 1);
+    let now = Utc::now();
+    let sas = azurite.container_sas(
+        "outage",
+        "rl",
+        now - TimeDelta::minutes(1),
+        now + TimeDelta::hours(1),
+    );
+    h.engine
+        .start_restore(request("Sales", uri.clone(), Some(sas.clone()), None))
+        .await
+        .expect("start");
+    // Continuous: full, diff and the log after it restore, then the job polls.
+    let last = names.last().expect("names").clone();
+    h.wait_restored("Sales", &last).await;
+
+    proxy.set(false);
+    let details = h
+        .wait_details("Sales", "the outage in restore details", |d| {
+            d.block_reason.as_deref().is_some_and(|r| {
+                r == "StorageBrokenIssueDetectedWhileInProgress: Storage connection is broken. \
+                      Retrying automatically..."
+            })
+        })
+        .await;
+    assert_eq!(
+        details.status, "Blocked",
+        "waiting for the storage, not failed"
+    );
+    proxy.set(true);
+    h.wait_details("Sales", "the outage to clear", |d| d.block_reason.is_none())
+        .await;
+    let op = h
+        .engine
+        .complete_restore(&instance(), "Sales", Some(last.clone()))
+        .await
+        .expect("complete");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
+    h.assert_applied_once(3);
+
+    // An outage longer than the limit ends the job with the spec's code.
+    h.config.storage_outage_limit = std::time::Duration::from_secs(2);
+    h.restart().await;
+    let op = h
+        .engine
+        .start_restore(request("Other", uri, Some(sas), None))
+        .await
+        .expect("start");
+    h.wait_restored("Other", &last).await;
+    proxy.set(false);
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    let error = done.error.expect("error");
+    assert_eq!(
+        (error.code.as_str(), error.message.as_str()),
+        (
+            "StorageBrokenIssueDetectedTerminateRetries",
+            "Storage connection is still broken. Please verify and try again."
+        )
+    );
+
+    // A job whose storage cannot be reached at all when it starts fails at once.
+    let op = h
+        .engine
+        .start_restore(request(
+            "Third",
+            azurite
+                .container_url("outage", "sales")
+                .replacen(&host, &proxy.addr.to_string(), 1),
+            Some(azurite.container_sas(
+                "outage",
+                "rl",
+                now - TimeDelta::minutes(1),
+                now + TimeDelta::hours(1),
+            )),
+            None,
+        ))
+        .await
+        .expect("start");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(
+        done.error.map(|e| e.code),
+        Some("StorageBrokenIssueDetectedAtTheStart".to_string())
+    );
+}

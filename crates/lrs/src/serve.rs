@@ -89,6 +89,11 @@ pub(crate) struct ServeArgs {
     /// endpoints and loopback addresses.
     #[arg(long = "emulator-host")]
     emulator_hosts: Vec<String>,
+    /// Minutes (emulated time) a migration under way keeps retrying storage it cannot reach,
+    /// showing StorageBrokenIssueDetectedWhileInProgress, before it fails with
+    /// StorageBrokenIssueDetectedTerminateRetries.
+    #[arg(long, env = "LRS_STORAGE_OUTAGE_MINUTES", default_value_t = 60.0)]
+    storage_outage_minutes: f64,
     /// Local folders (file://…) migrations may read, only below these roots (repeatable);
     /// without one, local storage URIs are refused. Symlinks inside are not followed.
     #[arg(long = "local-root", value_name = "DIR")]
@@ -236,6 +241,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.poll_interval = Duration::from_secs_f64(args.poll_interval);
     config.strict_instances = args.strict;
     config.secrets = Some(Arc::new(secrets));
+    if !(args.storage_outage_minutes.is_finite() && args.storage_outage_minutes > 0.0) {
+        bail!("--storage-outage-minutes must be a positive number");
+    }
+    config.storage_outage_limit = Duration::from_secs_f64(args.storage_outage_minutes * 60.0);
     config.node = match &args.node {
         Some(node) => node.clone(),
         None => node_name(&args.data_dir)?,
