@@ -385,11 +385,6 @@ impl Engine {
             created_by_lrs: true,
             created_at: now,
         };
-        match store.create_database(&database).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(codes::name_in_use(&request.database)),
-            Err(e) => return Err(e.into()),
-        }
         let job = Job {
             id: Uuid::new_v4(),
             database_id: database.id,
@@ -407,10 +402,15 @@ impl Engine {
             owner: Some(self.ctx.node.clone()),
             lease_until: Some(Utc::now() + self.ctx.lease),
         };
-        store.create_job(&job).await?;
-        let operation = self
-            .new_operation(OperationKind::StartRestore, &database, &request.database)
-            .await?;
+        let operation =
+            self.fresh_operation(OperationKind::StartRestore, &database, &request.database);
+        // All three or nothing: a concurrent DELETE of the name finds either no database or a
+        // database with its job (never an orphan, never a half-made start).
+        match store.start_migration(&database, &job, &operation).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(codes::name_in_use(&request.database)),
+            Err(e) => return Err(e.into()),
+        }
         info!(database = %request.database, instance = %instance.key.instance, job = %job.id, "LRS migration started");
         self.spawn_worker(job.id);
         Ok(operation)
@@ -422,7 +422,14 @@ impl Engine {
         database: &Database,
         name: &str,
     ) -> Result<Operation, EngineError> {
-        let operation = Operation {
+        let operation = self.fresh_operation(kind, database, name);
+        self.ctx.store.create_operation(&operation).await?;
+        Ok(operation)
+    }
+
+    /// A new operation on `database`, in progress from now.
+    fn fresh_operation(&self, kind: OperationKind, database: &Database, name: &str) -> Operation {
+        Operation {
             id: Uuid::new_v4(),
             kind,
             database_id: database.id,
@@ -432,9 +439,7 @@ impl Engine {
             error: None,
             started_at: self.ctx.clock.now(),
             finished_at: None,
-        };
-        self.ctx.store.create_operation(&operation).await?;
-        Ok(operation)
+        }
     }
 
     /// Create a plain (non-LRS) database, online at once.

@@ -45,6 +45,10 @@ pub const CASES: &[Case] = &[
         run: |s| Box::pin(jobs_create_get_and_conflict(s)),
     },
     Case {
+        name: "a_migration_starts_all_or_nothing",
+        run: |s| Box::pin(a_migration_starts_all_or_nothing(s)),
+    },
+    Case {
         name: "active_jobs_oldest_first_and_counts",
         run: |s| Box::pin(active_jobs_oldest_first_and_counts(s)),
     },
@@ -480,6 +484,51 @@ pub async fn jobs_create_get_and_conflict(store: Arc<dyn Store>) {
 
 /// Active jobs are the non-terminal ones, oldest first (creation order on equal start times);
 /// counts per instance and subscription ignore case and survive the database's deletion.
+/// `start_migration` creates the database, its job and its start operation together; a name
+/// already taken leaves none of the three behind.
+pub async fn a_migration_starts_all_or_nothing(store: Arc<dyn Store>) {
+    let mi = key(SUB, "RG-One", "MI-Alpha");
+    let db = sample_database(&mi, "Sales");
+    let job = sample_job(db.id, at(0));
+    let op = sample_operation(&db, OperationKind::StartRestore);
+    store.start_migration(&db, &job, &op).await.expect("start");
+    assert_eq!(
+        store.get_database(&mi, "SALES").await.expect("get"),
+        Some(db.clone())
+    );
+    assert_eq!(
+        store
+            .job_for_database(db.id)
+            .await
+            .expect("job")
+            .map(|j| j.id),
+        Some(job.id)
+    );
+    assert_eq!(
+        store.get_operation(op.id).await.expect("op").map(|o| o.id),
+        Some(op.id)
+    );
+
+    // The same name again (any case): Conflict, and no second job or operation exists.
+    let again = sample_database(&mi, "sales");
+    let again_job = sample_job(again.id, at(1));
+    let again_op = sample_operation(&again, OperationKind::StartRestore);
+    assert!(matches!(
+        store.start_migration(&again, &again_job, &again_op).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get_job(again_job.id).await.expect("job"), None);
+    assert_eq!(store.get_operation(again_op.id).await.expect("op"), None);
+    assert_eq!(store.get_database_by_id(again.id).await.expect("db"), None);
+    assert_eq!(
+        store
+            .count_active_jobs_on_instance(&mi)
+            .await
+            .expect("count"),
+        1
+    );
+}
+
 pub async fn active_jobs_oldest_first_and_counts(store: Arc<dyn Store>) {
     let a = key(SUB, "RG-One", "MI-A");
     let b = key(SUB, "RG-One", "MI-B");

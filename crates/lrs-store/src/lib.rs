@@ -439,6 +439,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// exist (the job copies the database's instance so the limits below still count it after
     /// the database is dropped).
     fn create_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<()>>;
+    /// Start a migration in one transaction: its database, its job and its start operation are
+    /// created together or not at all (`Conflict` when the name is taken), so a concurrent drop
+    /// never finds a database without its job, nor leaves a job behind without one.
+    fn start_migration(
+        &self,
+        database: &Database,
+        job: &Job,
+        operation: &Operation,
+    ) -> BoxFuture<'_, StoreResult<()>>;
     /// A job by id.
     fn get_job(&self, id: Uuid) -> BoxFuture<'_, StoreResult<Option<Job>>>;
     /// The job of a database.

@@ -177,4 +177,4 @@ impl Columns for PgRow {
     }
 }
 
-impl_store!(PgStore);
+impl_store!(PgStore, Postgres);

@@ -48,7 +48,7 @@ pub(crate) fn active_states_sql() -> String {
 /// The [`crate::Store`] implementation of a backend type, from the SQL above. The caller's module
 /// must import what the body names (see `sqlite.rs`).
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         impl $store {
             async fn put_instance_impl(&self, instance: Instance) -> StoreResult<Instance> {
                 let key = FoldedKey::of(&instance.key);
@@ -109,6 +109,17 @@ macro_rules! impl_store {
             }
 
             async fn create_database_impl(&self, database: Database) -> StoreResult<()> {
+                let mut tx = self.write().await?;
+                Self::insert_database(&mut tx, &database).await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| backend("committing a new database", e))
+            }
+
+            async fn insert_database(
+                tx: &mut Transaction<'static, $db>,
+                database: &Database,
+            ) -> StoreResult<()> {
                 let key = FoldedKey::of(&database.instance);
                 let result = sqlx::query(
                     "INSERT INTO databases (id, subscription_key, resource_group_key, \
@@ -130,7 +141,7 @@ macro_rules! impl_store {
                 .bind(database.status.as_str())
                 .bind(database.created_by_lrs)
                 .bind(Self::ts(database.created_at))
-                .execute(&self.pool)
+                .execute(&mut **tx)
                 .await;
                 match result {
                     Ok(_) => Ok(()),
@@ -139,6 +150,25 @@ macro_rules! impl_store {
                     )),
                     Err(e) => Err(backend("creating a database", e)),
                 }
+            }
+
+            /// A database, its job and its start operation, all or nothing: a concurrent drop
+            /// sees either none of them or all three.
+            async fn start_migration_impl(
+                &self,
+                database: Database,
+                job: Job,
+                operation: Operation,
+            ) -> StoreResult<()> {
+                let mut tx = self.write().await?;
+                Self::insert_database(&mut tx, &database).await?;
+                let key = FoldedKey::of(&database.instance);
+                Self::insert_job(&mut tx, &job, (&key.subscription, &key.resource_group, &key.instance))
+                    .await?;
+                Self::insert_operation(&mut tx, &operation).await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| backend("committing a new migration", e))
             }
 
             async fn get_database_impl(
@@ -236,6 +266,23 @@ macro_rules! impl_store {
                         job.database_id
                     )));
                 }
+                let keys = (
+                    keys.text("subscription_key")?,
+                    keys.text("resource_group_key")?,
+                    keys.text("instance_key")?,
+                );
+                Self::insert_job(&mut tx, &job, (&keys.0, &keys.1, &keys.2)).await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| backend("committing a new job", e))
+            }
+
+            /// Insert a job row; `keys` are its database's folded instance key.
+            async fn insert_job(
+                tx: &mut Transaction<'static, $db>,
+                job: &Job,
+                keys: (&str, &str, &str),
+            ) -> StoreResult<()> {
                 let (mode, last_backup_name) = codec::mode_columns(&job.mode);
                 let (auth, sas_token) = codec::auth_columns(&job.auth);
                 let (error_code, error_message) = codec::error_columns(job.error.as_ref());
@@ -249,9 +296,9 @@ macro_rules! impl_store {
                 )
                 .bind(Self::id(job.id))
                 .bind(Self::id(job.database_id))
-                .bind(keys.text("subscription_key")?)
-                .bind(keys.text("resource_group_key")?)
-                .bind(keys.text("instance_key")?)
+                .bind(keys.0)
+                .bind(keys.1)
+                .bind(keys.2)
                 .bind(job.state.as_str())
                 .bind(mode)
                 .bind(last_backup_name)
@@ -267,18 +314,15 @@ macro_rules! impl_store {
                 .bind(Self::ts_opt(job.finished_at))
                 .bind(&job.owner)
                 .bind(Self::ts_opt(job.lease_until))
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await;
                 match result {
-                    Ok(_) => {}
+                    Ok(_) => Ok(()),
                     Err(e) if codec::is_unique_violation(&e) => {
-                        return Err(StoreError::Conflict(format!("job {}", job.id)));
+                        Err(StoreError::Conflict(format!("job {}", job.id)))
                     }
-                    Err(e) => return Err(backend("creating a job", e)),
+                    Err(e) => Err(backend("creating a job", e)),
                 }
-                tx.commit()
-                    .await
-                    .map_err(|e| backend("committing a new job", e))
             }
 
             async fn get_job_impl(&self, id: Uuid) -> StoreResult<Option<Job>> {
@@ -576,6 +620,17 @@ macro_rules! impl_store {
             }
 
             async fn create_operation_impl(&self, operation: Operation) -> StoreResult<()> {
+                let mut tx = self.write().await?;
+                Self::insert_operation(&mut tx, &operation).await?;
+                tx.commit()
+                    .await
+                    .map_err(|e| backend("committing a new operation", e))
+            }
+
+            async fn insert_operation(
+                tx: &mut Transaction<'static, $db>,
+                operation: &Operation,
+            ) -> StoreResult<()> {
                 let (error_code, error_message) = codec::error_columns(operation.error.as_ref());
                 let result = sqlx::query(
                     "INSERT INTO operations (id, kind, database_id, subscription, resource_group, \
@@ -594,7 +649,7 @@ macro_rules! impl_store {
                 .bind(error_message)
                 .bind(Self::ts(operation.started_at))
                 .bind(Self::ts_opt(operation.finished_at))
-                .execute(&self.pool)
+                .execute(&mut **tx)
                 .await;
                 match result {
                     Ok(_) => Ok(()),
@@ -760,6 +815,15 @@ macro_rules! impl_store {
                 subscription: &str,
             ) -> BoxFuture<'_, StoreResult<u64>> {
                 Box::pin(self.count_active_jobs_in_subscription_impl(subscription.to_owned()))
+            }
+
+            fn start_migration(
+                &self,
+                database: &Database,
+                job: &Job,
+                operation: &Operation,
+            ) -> BoxFuture<'_, StoreResult<()>> {
+                Box::pin(self.start_migration_impl(database.clone(), job.clone(), operation.clone()))
             }
 
             fn update_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<i64>> {

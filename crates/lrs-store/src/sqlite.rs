@@ -147,7 +147,7 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore);
+impl_store!(SqliteStore, Sqlite);
 
 impl Columns for SqliteRow {
     fn text(&self, column: &str) -> StoreResult<String> {

@@ -53,6 +53,7 @@ conformance_tests!(
     databases_create_get_list_and_conflict,
     database_status_and_delete_frees_the_name,
     jobs_create_get_and_conflict,
+    a_migration_starts_all_or_nothing,
     active_jobs_oldest_first_and_counts,
     update_job_bumps_version_and_refuses_stale_copies,
     claim_job_leases,

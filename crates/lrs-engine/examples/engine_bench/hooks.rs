@@ -100,6 +100,14 @@ impl Store for CountingStore {
     fn create_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.create_job(job)
     }
+    fn start_migration(
+        &self,
+        database: &lrs_store::Database,
+        job: &Job,
+        operation: &Operation,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        self.inner.start_migration(database, job, operation)
+    }
     fn get_job(&self, id: Uuid) -> BoxFuture<'_, StoreResult<Option<Job>>> {
         self.inner.get_job(id)
     }
