@@ -482,8 +482,6 @@ pub async fn jobs_create_get_and_conflict(store: Arc<dyn Store>) {
     );
 }
 
-/// Active jobs are the non-terminal ones, oldest first (creation order on equal start times);
-/// counts per instance and subscription ignore case and survive the database's deletion.
 /// `start_migration` creates the database, its job and its start operation together; a name
 /// already taken leaves none of the three behind.
 pub async fn a_migration_starts_all_or_nothing(store: Arc<dyn Store>) {
@@ -529,6 +527,8 @@ pub async fn a_migration_starts_all_or_nothing(store: Arc<dyn Store>) {
     );
 }
 
+/// Active jobs are the non-terminal ones, oldest first (creation order on equal start times);
+/// counts per instance and subscription ignore case and survive the database's deletion.
 pub async fn active_jobs_oldest_first_and_counts(store: Arc<dyn Store>) {
     let a = key(SUB, "RG-One", "MI-A");
     let b = key(SUB, "RG-One", "MI-B");
