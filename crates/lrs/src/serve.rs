@@ -74,6 +74,10 @@ pub(crate) struct ServeArgs {
     /// Seconds between folder scans of an idle job.
     #[arg(long, env = "LRS_POLL_INTERVAL", default_value_t = 2.0)]
     poll_interval: f64,
+    /// Seconds a node's lease on a job lasts without renewal: when a node dies, another node
+    /// sharing the store adopts its jobs within this time plus one poll.
+    #[arg(long, env = "LRS_LEASE", default_value_t = 30.0)]
+    lease: f64,
     /// `Retry-After` seconds on long-running operations (the real service says 15).
     #[arg(long, default_value_t = 1)]
     retry_after: u64,
@@ -239,6 +243,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     config.clock = Arc::new(ScaledClock::new(args.time_scale));
     config.poll_interval = Duration::from_secs_f64(args.poll_interval);
+    if !(args.lease.is_finite() && args.lease >= 1.0) {
+        bail!("--lease must be at least 1 second");
+    }
+    config.lease = Duration::from_secs_f64(args.lease);
     config.strict_instances = args.strict;
     config.secrets = Some(Arc::new(secrets));
     if !(args.storage_outage_minutes.is_finite() && args.storage_outage_minutes > 0.0) {
