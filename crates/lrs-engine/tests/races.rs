@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,27 +104,8 @@ async fn put_and_delete_racing_on_postgres_leave_no_orphan() {
         eprintln!("skipped: LRS_TEST_POSTGRES_URL is not set");
         return;
     };
-    let name = format!("lrs_race_{}", std::process::id());
-    let created = Command::new("psql")
-        .arg(&base)
-        .args(["-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
-        .output()
-        .expect("psql");
-    assert!(
-        created.status.success(),
-        "CREATE DATABASE failed: {}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => format!("{base}/{name}"),
-    };
-    let store = lrs_store::open_store(&url).await.expect("store");
+    let database = lrs_store::testing::FreshDatabase::create(&base).await;
+    let store = database.store().await;
     race(store).await;
-    let _ = Command::new("psql")
-        .arg(&base)
-        .args(["-c"])
-        .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .output();
+    database.drop_now().await;
 }

@@ -21,6 +21,8 @@ mod open;
 mod postgres;
 mod queries;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::fmt;
 

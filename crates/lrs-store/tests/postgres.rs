@@ -11,15 +11,11 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::str::FromStr;
-use std::sync::Arc;
 
 use lrs_store::conformance::{self, CASES};
-use lrs_store::{PgStore, Store, open_store};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{AssertSqlSafe, Connection};
+use lrs_store::open_store;
+use lrs_store::testing::FreshDatabase;
 use tempfile::TempDir;
-use uuid::Uuid;
 
 /// A started PostgreSQL cluster in a temporary folder, stopped (and deleted) on drop.
 struct Cluster {
@@ -211,72 +207,6 @@ impl Server {
             Server::External(url) => url.clone(),
             Server::Throwaway(cluster) => cluster.url(),
         }
-    }
-}
-
-/// A fresh database `lrs_test_<uuid>` on the server, dropped by [`FreshDatabase::drop_now`].
-struct FreshDatabase {
-    server: PgConnectOptions,
-    name: String,
-}
-
-impl FreshDatabase {
-    async fn create(server_url: &str) -> FreshDatabase {
-        let server = PgConnectOptions::from_str(server_url).expect("LRS_TEST_POSTGRES_URL parses");
-        let name = format!("lrs_test_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect_with(&server)
-            .await
-            .expect("connect to the PostgreSQL server");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.expect("close");
-        FreshDatabase { server, name }
-    }
-
-    fn options(&self) -> PgConnectOptions {
-        self.server.clone().database(&self.name)
-    }
-
-    fn url(&self, server_url: &str) -> String {
-        // The server URL with its path replaced by the test database.
-        let (base, query) = match server_url.split_once('?') {
-            Some((base, query)) => (base, Some(query)),
-            None => (server_url, None),
-        };
-        let authority_start = base.find("://").map_or(0, |i| i + 3);
-        let path_start = base[authority_start..]
-            .find('/')
-            .map_or(base.len(), |i| authority_start + i);
-        let mut url = format!("{}/{}", &base[..path_start], self.name);
-        if let Some(query) = query {
-            url.push('?');
-            url.push_str(query);
-        }
-        url
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        Arc::new(
-            PgStore::connect_with(self.options())
-                .await
-                .expect("PgStore on the test database"),
-        )
-    }
-
-    async fn drop_now(self) {
-        let mut admin = PgConnection::connect_with(&self.server)
-            .await
-            .expect("connect to the PostgreSQL server");
-        sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await
-        .expect("drop the test database");
-        admin.close().await.expect("close");
     }
 }
 

@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -223,32 +222,8 @@ async fn sigkill_during_a_migration_on_postgres_applies_every_set_once() {
         eprintln!("skipped: LRS_TEST_POSTGRES_URL is not set");
         return;
     };
-    let name = format!("lrs_crash_{}", std::process::id());
-    let created = Command::new("psql")
-        .arg(&base)
-        .args(["-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
-        .output()
-        .expect("psql");
-    assert!(
-        created.status.success(),
-        "CREATE DATABASE failed: {}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let url = match base.rsplit_once('/') {
-        Some((server, last)) if !last.contains('@') && !last.contains(':') => {
-            let query = last
-                .split_once('?')
-                .map(|(_, q)| format!("?{q}"))
-                .unwrap_or_default();
-            format!("{server}/{name}{query}")
-        }
-        _ => format!("{}/{name}", base.trim_end_matches('/')),
-    };
+    let database = lrs_store::testing::FreshDatabase::create(&base).await;
+    let url = database.url(&base);
     migrate_with_kills(&["--store".to_string(), url], 6).await;
-    let _ = Command::new("psql")
-        .arg(&base)
-        .arg("-c")
-        .arg(format!("DROP DATABASE {name}"))
-        .output();
+    database.drop_now().await;
 }
