@@ -4,8 +4,8 @@
 #
 #   fuzz/run.sh [TARGET] [extra libFuzzer flags...]
 #
-# TARGET is a file name under fuzz/fuzz_targets/ without `.rs`: header_reader (the default)
-# or mtf_stream. If the first argument starts with `-`, it is a libFuzzer flag and the
+# TARGET is a file name under fuzz/fuzz_targets/ without `.rs`: header_reader (the default),
+# mtf_stream or set_verifier. If the first argument starts with `-`, it is a libFuzzer flag and the
 # target is header_reader.
 #
 # Environment:
@@ -73,7 +73,7 @@ if [[ -d "$fixtures" ]]; then
         read -r layout block compress <<<"$variant"
         cargo run --quiet -p lrs -- forge chain --db Fuzz --out "$forged/$layout-$compress" \
             --layout "$layout" --block-size "$block" --compress "$compress" \
-            --data-size 256KiB --log-size 64KiB --diffs 1 --logs 1 >/dev/null
+            --data-size 256KiB --log-size 64KiB --diffs 1 --logs 1 --checksum >/dev/null
     done
     while IFS= read -r -d '' f; do add_seed "$f"; done < <(find "$forged" -type f -print0)
     rm -rf "$forged"
