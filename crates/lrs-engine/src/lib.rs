@@ -11,6 +11,7 @@ pub mod clock;
 mod codes;
 mod context;
 mod details;
+pub mod journal;
 pub mod profile;
 pub mod secrets;
 mod worker;

@@ -49,6 +49,10 @@ pub const CASES: &[Case] = &[
         run: |s| Box::pin(a_migration_starts_all_or_nothing(s)),
     },
     Case {
+        name: "the_target_journal_numbers_its_lines_without_gaps",
+        run: |s| Box::pin(the_target_journal_numbers_its_lines_without_gaps(s)),
+    },
+    Case {
         name: "active_jobs_oldest_first_and_counts",
         run: |s| Box::pin(active_jobs_oldest_first_and_counts(s)),
     },
@@ -524,6 +528,25 @@ pub async fn a_migration_starts_all_or_nothing(store: Arc<dyn Store>) {
             .await
             .expect("count"),
         1
+    );
+}
+
+/// The shared target journal: lines in number order, a number taken twice is `Conflict`.
+pub async fn the_target_journal_numbers_its_lines_without_gaps(store: Arc<dyn Store>) {
+    assert_eq!(store.target_lines_after(0).await.expect("empty"), vec![]);
+    store.append_target_line(1, "{\"a\":1}").await.expect("1");
+    store.append_target_line(2, "{\"b\":2}").await.expect("2");
+    assert!(matches!(
+        store.append_target_line(2, "{\"c\":3}").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.target_lines_after(0).await.expect("all"),
+        vec![(1, "{\"a\":1}".to_string()), (2, "{\"b\":2}".to_string())]
+    );
+    assert_eq!(
+        store.target_lines_after(1).await.expect("after 1"),
+        vec![(2, "{\"b\":2}".to_string())]
     );
 }
 

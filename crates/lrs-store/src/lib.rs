@@ -450,6 +450,10 @@ pub trait Store: Send + Sync + fmt::Debug {
         job: &Job,
         operation: &Operation,
     ) -> BoxFuture<'_, StoreResult<()>>;
+    /// Append line `seq` of the shared target journal; `Conflict` when that number is taken.
+    fn append_target_line(&self, seq: u64, line: &str) -> BoxFuture<'_, StoreResult<()>>;
+    /// Lines of the shared target journal after `seq`, in order.
+    fn target_lines_after(&self, seq: u64) -> BoxFuture<'_, StoreResult<Vec<(u64, String)>>>;
     /// A job by id.
     fn get_job(&self, id: Uuid) -> BoxFuture<'_, StoreResult<Option<Job>>>;
     /// The job of a database.

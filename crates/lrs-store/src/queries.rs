@@ -325,6 +325,43 @@ macro_rules! impl_store {
                 }
             }
 
+            async fn append_target_line_impl(&self, seq: u64, line: String) -> StoreResult<()> {
+                let seq = i64::try_from(seq)
+                    .map_err(|_| StoreError::Backend(format!("target journal line {seq}")))?;
+                let result = sqlx::query("INSERT INTO target_log (seq, line) VALUES ($1, $2)")
+                    .bind(seq)
+                    .bind(&line)
+                    .execute(&self.pool)
+                    .await;
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(e) if codec::is_unique_violation(&e) => {
+                        Err(StoreError::Conflict(format!("target journal line {seq}")))
+                    }
+                    Err(e) => Err(backend("appending to the target journal", e)),
+                }
+            }
+
+            async fn target_lines_after_impl(&self, seq: u64) -> StoreResult<Vec<(u64, String)>> {
+                let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+                let rows = sqlx::query("SELECT seq, line FROM target_log WHERE seq > $1 ORDER BY seq")
+                    .bind(seq)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| backend("reading the target journal", e))?;
+                rows.iter()
+                    .map(|row| {
+                        let seq: i64 = row
+                            .try_get("seq")
+                            .map_err(|e| backend("reading a target journal line", e))?;
+                        let line: String = row
+                            .try_get("line")
+                            .map_err(|e| backend("reading a target journal line", e))?;
+                        Ok((u64::try_from(seq).unwrap_or(0), line))
+                    })
+                    .collect()
+            }
+
             async fn get_job_impl(&self, id: Uuid) -> StoreResult<Option<Job>> {
                 let row = sqlx::query(sql(format!("{JOB_SELECT} WHERE id = $1")))
                     .bind(Self::id(id))
@@ -824,6 +861,17 @@ macro_rules! impl_store {
                 operation: &Operation,
             ) -> BoxFuture<'_, StoreResult<()>> {
                 Box::pin(self.start_migration_impl(database.clone(), job.clone(), operation.clone()))
+            }
+
+            fn append_target_line(&self, seq: u64, line: &str) -> BoxFuture<'_, StoreResult<()>> {
+                Box::pin(self.append_target_line_impl(seq, line.to_owned()))
+            }
+
+            fn target_lines_after(
+                &self,
+                seq: u64,
+            ) -> BoxFuture<'_, StoreResult<Vec<(u64, String)>>> {
+                Box::pin(self.target_lines_after_impl(seq))
             }
 
             fn update_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<i64>> {

@@ -54,6 +54,7 @@ conformance_tests!(
     database_status_and_delete_frees_the_name,
     jobs_create_get_and_conflict,
     a_migration_starts_all_or_nothing,
+    the_target_journal_numbers_its_lines_without_gaps,
     active_jobs_oldest_first_and_counts,
     update_job_bumps_version_and_refuses_stale_copies,
     claim_job_leases,

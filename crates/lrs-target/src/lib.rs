@@ -20,7 +20,9 @@ pub mod files;
 mod media;
 pub mod sql;
 
-pub use emulated::{EmulatedOptions, EmulatedTarget, LogEntry, read_log};
+pub use emulated::{
+    EmulatedOptions, EmulatedTarget, Journal, LogEntry, decode_entry, encode_entry, read_log,
+};
 pub use files::FilesTarget;
 
 use std::fmt;

@@ -31,6 +31,12 @@ pub(crate) struct ServeArgs {
     /// storage.
     #[arg(long, value_enum, env = "LRS_TARGET", default_value = "emulated")]
     target: TargetArg,
+    /// Where the emulated target records what it applied. file: DATA_DIR/target (this node
+    /// only). store: the state store (--store), so that nodes sharing a store share the target
+    /// and any node continues any migration. auto: store with a PostgreSQL --store (the setup
+    /// for several nodes), file otherwise.
+    #[arg(long, value_enum, env = "LRS_TARGET_JOURNAL", default_value = "auto")]
+    target_journal: JournalArg,
     /// Key that seals SAS tokens in the state store (created, owner-only, when missing). Nodes
     /// that share a store (--store postgres://…) must use the same key file.
     #[arg(
@@ -135,6 +141,13 @@ enum TargetArg {
     Files,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JournalArg {
+    Auto,
+    File,
+    Store,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum AuthArg {
     Lenient,
@@ -225,12 +238,39 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         throughput_bytes_per_sec: throughput,
         ..EmulatedOptions::default()
     };
-    let target: Arc<dyn Target> = match args.target {
-        TargetArg::Emulated => Arc::new(
+    let journal = match args.target_journal {
+        JournalArg::Auto
+            if store_url.starts_with("postgres") && matches!(args.target, TargetArg::Emulated) =>
+        {
+            JournalArg::Store
+        }
+        JournalArg::Auto => JournalArg::File,
+        chosen => chosen,
+    };
+    let target: Arc<dyn Target> = match (args.target, journal) {
+        (TargetArg::Emulated, JournalArg::File | JournalArg::Auto) => Arc::new(
             EmulatedTarget::open(&args.data_dir.join("target"), options)
                 .context("opening the emulated target")?,
         ),
-        TargetArg::Files => Arc::new(
+        (TargetArg::Emulated, JournalArg::Store) => {
+            let journal = lrs_engine::journal::StoreJournal::open(&store_url)
+                .context("opening the target journal in the state store")?;
+            Arc::new(
+                EmulatedTarget::open_with_journal(
+                    &args.data_dir.join("target"),
+                    options,
+                    Box::new(journal),
+                )
+                .context("opening the emulated target")?,
+            )
+        }
+        (TargetArg::Files, JournalArg::Store) => {
+            bail!(
+                "--target-journal store is for the emulated target: the files target keeps \
+                 its databases' files in its own folder (see docs/engine.md, Targets)"
+            )
+        }
+        (TargetArg::Files, _) => Arc::new(
             FilesTarget::open(&args.data_dir.join("target-files"), options)
                 .context("opening the files target")?,
         ),

@@ -35,7 +35,13 @@ async fn details(client: &reqwest::Client, server: &TestServer) -> Value {
         .expect("restore details JSON")
 }
 
-async fn migrate_with_kills(store_args: &[String], kills: u32) {
+/// `shared`: the PostgreSQL database when the store (and with it the target's journal, as
+/// `lrs serve` picks for a PostgreSQL store) is shared; the target's own log otherwise.
+async fn migrate_with_kills(
+    store_args: &[String],
+    kills: u32,
+    shared: Option<&lrs_store::testing::FreshDatabase>,
+) {
     lrs_source::install_crypto_provider();
     let root = tempfile::tempdir().expect("temp dir");
     let data = root.path().join("data");
@@ -182,7 +188,10 @@ async fn migrate_with_kills(store_args: &[String], kills: u32) {
         .filter(|s| s["status"] == json!("Restored"))
         .count();
     drop(server);
-    let counts = restore_counts(&data.join("target"));
+    let counts = match shared {
+        Some(database) => shared_restore_counts(database).await,
+        None => restore_counts(&data.join("target")),
+    };
     assert_eq!(
         counts.len(),
         restored_sets,
@@ -207,9 +216,24 @@ fn restore_counts(target: &Path) -> HashMap<String, usize> {
     counts
 }
 
+/// The same count from the journal in the shared store.
+async fn shared_restore_counts(
+    database: &lrs_store::testing::FreshDatabase,
+) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    let store = database.store().await;
+    for (_, line) in store.target_lines_after(0).await.expect("journal") {
+        let entry = lrs_target::decode_entry(&line).expect("entry");
+        if let Some(set) = entry.restored_set() {
+            *counts.entry(set).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_a_migration_on_sqlite_applies_every_set_once() {
-    migrate_with_kills(&[], 6).await;
+    migrate_with_kills(&[], 6, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,6 +248,6 @@ async fn sigkill_during_a_migration_on_postgres_applies_every_set_once() {
     };
     let database = lrs_store::testing::FreshDatabase::create(&base).await;
     let url = database.url(&base);
-    migrate_with_kills(&["--store".to_string(), url], 6).await;
+    migrate_with_kills(&["--store".to_string(), url], 6, Some(&database)).await;
     database.drop_now().await;
 }

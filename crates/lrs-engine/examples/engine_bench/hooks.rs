@@ -100,6 +100,12 @@ impl Store for CountingStore {
     fn create_job(&self, job: &Job) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.create_job(job)
     }
+    fn append_target_line(&self, seq: u64, line: &str) -> BoxFuture<'_, StoreResult<()>> {
+        self.inner.append_target_line(seq, line)
+    }
+    fn target_lines_after(&self, seq: u64) -> BoxFuture<'_, StoreResult<Vec<(u64, String)>>> {
+        self.inner.target_lines_after(seq)
+    }
     fn start_migration(
         &self,
         database: &lrs_store::Database,

@@ -2,6 +2,7 @@
 //! line per change (restore, recover, drop). A change happened exactly when its line is on disk;
 //! the catalog is rebuilt from the log on open.
 
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -343,6 +344,54 @@ pub fn read_log(dir: &Path) -> Result<Vec<LogEntry>, TargetError> {
     Ok(scan(file, &path)?.entries)
 }
 
+/// Where a target records its committed changes: the exactly-once record every restore is
+/// judged by. The target's own file (one node) or a journal several nodes share (the state
+/// store: `lrs_engine::journal::StoreJournal`), so that any node continues any migration.
+pub trait Journal: Send + fmt::Debug {
+    /// Every entry so far, in order (read once, when the target opens).
+    fn replay(&mut self) -> Result<Vec<LogEntry>, TargetError>;
+    /// Entries other writers appended after number `seq` (none for a private journal).
+    fn newer(&mut self, seq: u64) -> Result<Vec<LogEntry>, TargetError>;
+    /// Durably append `entry` as number `entry.seq`; `Ok(false)` when another writer took that
+    /// number first (the caller applies [`Journal::newer`] and tries the next one).
+    fn append(&mut self, entry: &LogEntry) -> Result<bool, TargetError>;
+}
+
+/// One journal line: the JSON form of an entry (the file's lines, the shared journal's rows).
+pub fn encode_entry(entry: &LogEntry) -> Result<String, TargetError> {
+    serde_json::to_string(&Wire::of(entry))
+        .map_err(|e| TargetError::Io(format!("encoding a log entry: {e}")))
+}
+
+/// An entry from its journal line.
+pub fn decode_entry(line: &str) -> Result<LogEntry, String> {
+    parse_line(line.as_bytes())
+}
+
+impl Journal for LogWriter {
+    fn replay(&mut self) -> Result<Vec<LogEntry>, TargetError> {
+        Ok(std::mem::take(&mut self.opened))
+    }
+
+    fn newer(&mut self, _seq: u64) -> Result<Vec<LogEntry>, TargetError> {
+        // The file is locked: this process is its only writer.
+        Ok(Vec::new())
+    }
+
+    fn append(&mut self, entry: &LogEntry) -> Result<bool, TargetError> {
+        if entry.seq != self.next_seq {
+            return Err(TargetError::Io(format!(
+                "the target log {} expected entry {} but was given {}",
+                self.path.display(),
+                self.next_seq,
+                entry.seq
+            )));
+        }
+        self.write(entry)?;
+        Ok(true)
+    }
+}
+
 /// The single writer of the log: appends one line per change and makes it durable before
 /// reporting success.
 #[derive(Debug)]
@@ -355,6 +404,8 @@ pub(crate) struct LogWriter {
     /// Set when a failed append could not be undone: the file may end in a partial line, so
     /// nothing more may be appended after it.
     broken: Option<String>,
+    /// The entries read at open, until [`Journal::replay`] takes them.
+    opened: Vec<LogEntry>,
 }
 
 impl LogWriter {
@@ -413,34 +464,29 @@ impl LogWriter {
                 len: scan.valid_len,
                 next_seq,
                 broken: None,
+                opened: Vec::new(),
             },
             scan.entries,
         ))
     }
 
-    /// Append one entry (numbered here) and sync it to disk. On failure the partial line is cut
+    /// The log of `dir` as a [`Journal`] (its entries returned by the first `replay`).
+    pub(crate) fn journal(dir: &Path) -> Result<LogWriter, TargetError> {
+        let (mut writer, entries) = LogWriter::open(dir)?;
+        writer.opened = entries;
+        Ok(writer)
+    }
+
+    /// Write `entry` as the next line and sync it to disk. On failure the partial line is cut
     /// off again; if even that fails, the writer refuses every later append.
-    pub(crate) fn append(
-        &mut self,
-        op: LogOp,
-        database: &str,
-        set: Option<AppliedSet>,
-    ) -> Result<LogEntry, TargetError> {
+    fn write(&mut self, entry: &LogEntry) -> Result<(), TargetError> {
         if let Some(why) = &self.broken {
             return Err(TargetError::Io(format!(
                 "the target log {} cannot be appended to: {why}",
                 self.path.display()
             )));
         }
-        let entry = LogEntry {
-            seq: self.next_seq,
-            at: Utc::now(),
-            op,
-            database: database.to_string(),
-            set,
-        };
-        let mut line = serde_json::to_vec(&Wire::of(&entry))
-            .map_err(|e| TargetError::Io(format!("encoding a log entry: {e}")))?;
+        let mut line = encode_entry(entry)?.into_bytes();
         line.push(b'\n');
         let written = self
             .file
@@ -463,7 +509,7 @@ impl LogWriter {
         }
         self.len += line.len() as u64;
         self.next_seq += 1;
-        Ok(entry)
+        Ok(())
     }
 }
 

@@ -35,7 +35,10 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-pub use self::log::{AppliedSet, BackupKind, LOG_FILE, LogEntry, LogOp, read_log};
+pub use self::log::{
+    AppliedSet, BackupKind, Journal, LOG_FILE, LogEntry, LogOp, decode_entry, encode_entry,
+    read_log,
+};
 use self::restorer::{NoFiles, Restorer};
 use crate::{RestoreOutcome, StripeInput, Target, TargetDatabase, TargetError};
 
@@ -79,6 +82,19 @@ pub struct EmulatedTarget {
 }
 
 impl EmulatedTarget {
+    /// An emulated target whose record is `journal` (for instance one several nodes share in
+    /// the state store) instead of the log file in `dir`: any node sharing the journal sees the
+    /// databases, redo points and applied sets of all of them, so it can continue any migration.
+    pub fn open_with_journal(
+        dir: &Path,
+        options: EmulatedOptions,
+        journal: Box<dyn Journal>,
+    ) -> Result<EmulatedTarget, TargetError> {
+        Ok(EmulatedTarget {
+            inner: Restorer::open_with(dir, options, NoFiles, journal)?,
+        })
+    }
+
     /// Open the target kept in `dir` (created if needed): replay its log to rebuild the
     /// catalog, truncating a torn final line (a write cut by a crash); a bad line anywhere else
     /// is an error naming it. Only one target may have a directory open at a time.
@@ -121,6 +137,6 @@ impl Target for EmulatedTarget {
         database: &str,
     ) -> BoxFuture<'_, Result<Option<TargetDatabase>, TargetError>> {
         let view = self.inner.view(database);
-        Box::pin(async move { Ok(view) })
+        Box::pin(async move { view })
     }
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use lrs_backup::{FileListEntry, NoSink, SetSink};
 
 use super::catalog::{self, Catalog, DbRecord};
-use super::log::{AppliedSet, LOG_FILE, LogEntry, LogOp, LogWriter};
+use super::log::{AppliedSet, Journal, LOG_FILE, LogEntry, LogOp, LogWriter};
 use super::{EmulatedOptions, MAX_NAME_CHARS, consume, rules};
 use crate::media::{CheckedSet, SetFacts, check_stripes};
 use crate::{RestoreOutcome, StripeInput, TargetDatabase, TargetError, sql};
@@ -135,18 +135,23 @@ pub(crate) struct Restorer<F: DataFiles> {
     dir: PathBuf,
     options: EmulatedOptions,
     files: F,
-    /// The single log writer. Lock order: `writer` before `state`.
-    writer: Mutex<LogWriter>,
+    /// The journal (the exactly-once record). Lock order: `journal` before `state`.
+    journal: Mutex<Box<dyn Journal>>,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     catalog: Catalog,
+    /// Number of the last journal entry applied to the catalog.
+    seq: u64,
     /// Databases (by catalog key) an operation holds until its log line is written and its
     /// files are installed.
     busy: HashSet<String>,
 }
+
+/// Attempts to append an entry while other nodes keep taking the next number.
+const MAX_APPEND_ATTEMPTS: usize = 100;
 
 /// A lock that survives a panic elsewhere: the guarded data is only changed by code that does
 /// not panic, so a poisoned lock still holds consistent data.
@@ -200,13 +205,27 @@ impl<F: DataFiles> Restorer<F> {
         options: EmulatedOptions,
         files: F,
     ) -> Result<Arc<Restorer<F>>, TargetError> {
+        let journal = LogWriter::journal(dir)?;
+        Self::open_with(dir, options, files, Box::new(journal))
+    }
+
+    /// [`Restorer::open`] with another journal (a shared one).
+    pub(crate) fn open_with(
+        dir: &Path,
+        options: EmulatedOptions,
+        files: F,
+        mut journal: Box<dyn Journal>,
+    ) -> Result<Arc<Restorer<F>>, TargetError> {
         if options.chunk_size == 0 {
             return Err(TargetError::Io(format!(
                 "the {} target's chunk_size must be at least 1 byte",
                 F::NAME
             )));
         }
-        let (writer, entries) = LogWriter::open(dir)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TargetError::Io(format!("creating {}: {e}", dir.display())))?;
+        let entries = journal.replay()?;
+        let seq = entries.last().map_or(0, |e| e.seq);
         let mut catalog = Catalog::default();
         for entry in &entries {
             catalog.apply(entry).map_err(|why| {
@@ -228,9 +247,10 @@ impl<F: DataFiles> Restorer<F> {
             dir: dir.to_path_buf(),
             options,
             files,
-            writer: Mutex::new(writer),
+            journal: Mutex::new(journal),
             state: Mutex::new(State {
                 catalog,
+                seq,
                 busy: HashSet::new(),
             }),
         }))
@@ -251,9 +271,35 @@ impl<F: DataFiles> Restorer<F> {
         &self.files
     }
 
-    /// The public view of `database`.
-    pub(crate) fn view(&self, database: &str) -> Option<TargetDatabase> {
-        lock(&self.state).catalog.view(database)
+    /// The public view of `database` (after what other nodes recorded).
+    pub(crate) fn view(&self, database: &str) -> Result<Option<TargetDatabase>, TargetError> {
+        self.catch_up()?;
+        Ok(lock(&self.state).catalog.view(database))
+    }
+
+    /// Apply what other writers of a shared journal recorded since this node last looked.
+    fn catch_up(&self) -> Result<(), TargetError> {
+        let mut journal = lock(&self.journal);
+        Self::catch_up_with(&mut **journal, &self.state)
+    }
+
+    fn catch_up_with(journal: &mut dyn Journal, state: &Mutex<State>) -> Result<(), TargetError> {
+        let after = lock(state).seq;
+        let newer = journal.newer(after)?;
+        let mut state = lock(state);
+        for entry in newer {
+            if entry.seq <= state.seq {
+                continue;
+            }
+            state.catalog.apply(&entry).map_err(|why| {
+                TargetError::Io(format!(
+                    "shared journal entry {} contradicts the catalog: {why}",
+                    entry.seq
+                ))
+            })?;
+            state.seq = entry.seq;
+        }
+        Ok(())
     }
 
     /// Hold `database` for an operation after `check` accepted its current state.
@@ -263,6 +309,7 @@ impl<F: DataFiles> Restorer<F> {
         in_use: fn(&str) -> TargetError,
         check: impl FnOnce(&Catalog) -> Result<T, TargetError>,
     ) -> Result<(T, Busy<F>), TargetError> {
+        self.catch_up()?;
         let key = catalog::key(database);
         let mut state = lock(&self.state);
         if state.busy.contains(&key) {
@@ -289,19 +336,56 @@ impl<F: DataFiles> Restorer<F> {
         after: After<F::Staged>,
         busy: Busy<F>,
     ) -> Result<LogEntry, TargetError> {
-        let mut writer = lock(&self.writer);
-        let entry = match writer.append(op, database, set) {
-            Ok(entry) => entry,
-            Err(e) => {
-                drop(writer);
-                if let After::Install(staged) = after {
-                    self.files.abandon(staged);
+        let mut journal = lock(&self.journal);
+        // Number the entry after the last one applied; when another node took that number,
+        // apply its entries and take the next (its changes are to other databases: a job's
+        // lease keeps one node per database).
+        let mut appended = None;
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let entry = LogEntry {
+                seq: lock(&self.state).seq + 1,
+                at: chrono::Utc::now(),
+                op,
+                database: database.to_string(),
+                set: set.clone(),
+            };
+            let result = journal.append(&entry).and_then(|taken| {
+                if taken {
+                    Ok(true)
+                } else {
+                    Self::catch_up_with(&mut **journal, &self.state).map(|()| false)
                 }
-                return Err(e);
+            });
+            match result {
+                Ok(true) => {
+                    appended = Some(entry);
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    drop(journal);
+                    if let After::Install(staged) = after {
+                        self.files.abandon(staged);
+                    }
+                    return Err(e);
+                }
             }
+        }
+        let Some(entry) = appended else {
+            drop(journal);
+            if let After::Install(staged) = after {
+                self.files.abandon(staged);
+            }
+            return Err(TargetError::Io(format!(
+                "the journal's next number was taken {MAX_APPEND_ATTEMPTS} times in a row"
+            )));
         };
-        let applied = lock(&self.state).catalog.apply(&entry);
-        drop(writer);
+        let applied = {
+            let mut state = lock(&self.state);
+            state.seq = entry.seq;
+            state.catalog.apply(&entry)
+        };
+        drop(journal);
         applied.map_err(|why| {
             TargetError::Io(format!(
                 "log entry {} was written but the catalog refused it: {why}",

@@ -113,6 +113,6 @@ impl Target for FilesTarget {
         database: &str,
     ) -> BoxFuture<'_, Result<Option<TargetDatabase>, TargetError>> {
         let view = self.inner.view(database);
-        Box::pin(async move { Ok(view) })
+        Box::pin(async move { view })
     }
 }
