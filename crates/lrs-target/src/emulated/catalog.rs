@@ -50,7 +50,7 @@ pub(crate) fn key(name: &str) -> String {
 }
 
 /// Every database, by [`key`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Catalog {
     dbs: BTreeMap<String, DbRecord>,
 }

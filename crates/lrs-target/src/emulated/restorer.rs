@@ -349,6 +349,19 @@ impl<F: DataFiles> Restorer<F> {
                 database: database.to_string(),
                 set: set.clone(),
             };
+            // What another node recorded meanwhile may have changed the database (a drop):
+            // an entry the catalog would refuse is never written, or no node could replay the
+            // journal past it.
+            let mut probe = lock(&self.state).catalog.clone();
+            if let Err(why) = probe.apply(&entry) {
+                drop(journal);
+                if let After::Install(staged) = after {
+                    self.files.abandon(staged);
+                }
+                return Err(TargetError::Io(format!(
+                    "{database} changed on another node while this operation ran: {why}"
+                )));
+            }
             let result = journal.append(&entry).and_then(|taken| {
                 if taken {
                     Ok(true)
