@@ -116,11 +116,25 @@ fn kind_of_chain(err: &(dyn StdError + 'static)) -> Kind {
             _ => Kind::Other,
         };
     }
-    if transport {
+    if transport || dropped_connection(&chain_text(err)) {
         Kind::Transient
     } else {
         Kind::Other
     }
+}
+
+/// A request the HTTP client could not finish because its connection went away (a pooled
+/// connection closed under it, the peer cut it): hyper reports these as a cancellation that
+/// object_store does not classify, and they are worth another attempt like any dropped
+/// connection.
+fn dropped_connection(text: &str) -> bool {
+    [
+        "connection was not ready",
+        "connection closed before message completed",
+        "operation was canceled",
+    ]
+    .iter()
+    .any(|sign| text.contains(sign))
 }
 
 fn io_kind(err: &io::Error) -> Option<Kind> {
@@ -208,6 +222,16 @@ mod tests {
             store: "MicrosoftAzure",
             source: Box::new(source),
         }
+    }
+
+    #[test]
+    fn a_connection_dropped_under_a_request_is_transient() {
+        #[derive(Debug, thiserror::Error)]
+        #[error(
+            "Error performing list request: Error performing GET http://127.0.0.1:1/a in 838µs - HTTP error: error sending request: client error (Canceled): operation was canceled: connection was not ready"
+        )]
+        struct Dropped;
+        assert!(from_object_store(&generic(Dropped), "loc").is_transient());
     }
 
     #[test]
