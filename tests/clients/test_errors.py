@@ -194,6 +194,38 @@ def test_full_backup_without_checksum_fails_the_start_operation(services, storag
     assert_absent(db)
 
 
+def test_a_folder_holding_two_databases_fails_the_start_operation(services, storage):
+    # Backups of two databases (two FamilyGUIDs) in the migration's folder: the job fails with
+    # the spec's code and message, on the start operation az is polling and in the details.
+    db = unique("mixed")
+    other = unique("stray")
+    chain = forge_chain(services, db, diffs=0, logs=1, seed=31)
+    stray = forge_chain(services, other, diffs=0, logs=0, seed=32)
+    container = storage.container()
+    storage.upload(container, db, chain.files + stray.files)
+    found = ", ".join(f"'{name}'" for name in sorted([db, other]))
+    message = (
+        "There are backups from multiple databases in the container folder. Please make sure "
+        f"the container folder has backups from a single database. Databases found: {found}."
+    )
+
+    result = az(
+        "sql", "midb", "log-replay", "start",
+        *midb("-n", db, "-a", "--last-bn", chain.files[-1].name,
+              "--su", storage.uri(container, db), "--ss", storage.sas(container)),
+        timeout=120,
+    )
+    assert_az_http_error(
+        result, AZ_ERROR, "BackupsFromMultipleDatabasesDetectedInTheContainerFromTheStart", message
+    )
+    shown = assert_az_ok(az("sql", "midb", "log-replay", "show", *midb("-n", db))).json()
+    assert shown["status"] == "Failed", shown
+    assert shown["blockReason"] == message
+    assert shown["numberOfFilesRestored"] == 0
+    assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
+    assert_absent(db)
+
+
 def test_a_corrupt_page_fails_the_migration_with_corrupted_pages_in_backup_set(services, storage):
     # One flipped byte in a data page of a full taken WITH CHECKSUM: RESTORE's page check
     # fails (3183), the service reports CorruptedPagesInBackupSet on the start operation az is

@@ -201,6 +201,30 @@ pub(crate) fn storage_broken_terminate() -> ErrorRecord {
     )
 }
 
+/// `BackupsFromMultipleDatabasesDetectedInTheContainerFromTheStart` (nothing restored yet) or
+/// `...WhileRestoreInProgress` (a foreign backup arrived after restores began), spec message;
+/// its `{0}` names the databases found.
+pub(crate) fn multiple_databases(databases: &[String], restoring: bool) -> ErrorRecord {
+    let code = if restoring {
+        "BackupsFromMultipleDatabasesDetectedInTheContainerWhileRestoreInProgress"
+    } else {
+        "BackupsFromMultipleDatabasesDetectedInTheContainerFromTheStart"
+    };
+    let names = databases
+        .iter()
+        .map(|name| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    record(
+        code,
+        format!(
+            "There are backups from multiple databases in the container folder. Please make \
+             sure the container folder has backups from a single database. Databases found: \
+             {names}."
+        ),
+    )
+}
+
 /// `SqlRestoreError`: the RESTORE failed; carries SQL Server's number and text.
 pub(crate) fn sql_restore_error(index: usize, number: u32, message: &str) -> ErrorRecord {
     record(

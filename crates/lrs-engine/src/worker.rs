@@ -474,9 +474,14 @@ impl Worker<'_> {
         }
     }
 
-    /// Failures the plan reveals: missing CHECKSUM under the 2021 profile, autocomplete files
-    /// beyond the last one.
+    /// Failures the plan reveals: backups of several databases in the folder, missing
+    /// CHECKSUM under the 2021 profile, autocomplete files beyond the last one.
     fn check_plan(&self, plan: &Plan) -> Result<(), Halt> {
+        let databases = self.databases_in_folder();
+        if databases.len() > 1 {
+            let restoring = plan.sequence().any(|s| s.status == SetStatus::Restored);
+            return Err(Halt::Fail(codes::multiple_databases(&databases, restoring)));
+        }
         let profile = self.ctx.profile_of(&self.job);
         let has_full = plan.sequence().any(|s| s.kind == SetKind::Full);
         if profile.require_checksum && !has_full {
@@ -504,6 +509,22 @@ impl Worker<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The databases whose backups the folder holds, one name per database family (a database
+    /// is its FamilyGUID: two databases may share a name), sorted by name.
+    fn databases_in_folder(&self) -> Vec<String> {
+        let mut families: HashMap<Guid, String> = HashMap::new();
+        for media in self.files.media.values() {
+            for set in &media.sets {
+                families
+                    .entry(set.header.family_guid)
+                    .or_insert_with(|| set.header.database_name.clone().unwrap_or_default());
+            }
+        }
+        let mut names: Vec<String> = families.into_values().collect();
+        names.sort();
+        names
     }
 
     /// List the folder; read headers of new or changed files; forget removed ones. Returns

@@ -584,3 +584,83 @@ async fn a_failover_or_a_ga_system_update_after_the_full_only_interrupts_the_job
     );
     h.assert_applied_once(4);
 }
+
+/// A chain of `db` with its own database family (forged chains share one seed by default).
+fn chain_of_own_database(db: &str, seed: u64, logs: u32) -> lrs_forge::ChainSpec {
+    let mut spec = chain(db, 0, logs);
+    spec.db.seed = seed;
+    spec
+}
+
+#[tokio::test]
+async fn a_folder_holding_two_databases_fails_from_the_start() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let staging = h.root.path().join("staging");
+    let sales = stage(&chain_of_own_database("Sales", 11, 1), &staging);
+    let inventory = stage(&chain_of_own_database("Inventory", 12, 0), &staging);
+    let folder = h.folder("mixed");
+    upload(&sales, &folder);
+    upload(&inventory, &folder);
+    let last = sales.last().expect("files").0.clone();
+    let op = h
+        .engine
+        .start_restore(h.start_request("Sales", &folder, Some(&last)))
+        .await
+        .expect("start");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    let error = done.error.expect("error");
+    assert_eq!(
+        error.code,
+        "BackupsFromMultipleDatabasesDetectedInTheContainerFromTheStart"
+    );
+    assert_eq!(
+        error.message,
+        "There are backups from multiple databases in the container folder. Please make sure \
+         the container folder has backups from a single database. Databases found: \
+         'Inventory', 'Sales'."
+    );
+    // Nothing of either database was restored.
+    assert!(restore_counts(&h.target_dir()).is_empty());
+}
+
+#[tokio::test]
+async fn another_databases_backup_arriving_mid_restore_fails_while_in_progress() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let staging = h.root.path().join("staging");
+    let orders = stage(&chain_of_own_database("Orders", 21, 2), &staging);
+    let stray = stage(&chain_of_own_database("Stray", 22, 0), &staging);
+    let folder = h.folder("orders");
+    upload(&orders[..2], &folder);
+    let op = h
+        .engine
+        .start_restore(h.start_request("Orders", &folder, None))
+        .await
+        .expect("start");
+    h.wait_restored("Orders", &orders[1].0).await;
+    upload(&stray, &folder);
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    let error = done.error.expect("error");
+    assert_eq!(
+        error.code,
+        "BackupsFromMultipleDatabasesDetectedInTheContainerWhileRestoreInProgress"
+    );
+    assert!(
+        error
+            .message
+            .ends_with("Databases found: 'Orders', 'Stray'."),
+        "{}",
+        error.message
+    );
+    let details = h
+        .engine
+        .restore_details(&instance(), "Orders")
+        .await
+        .expect("details");
+    assert_eq!(details.status, "Failed");
+    assert_eq!(
+        details.block_reason.as_deref(),
+        Some(error.message.as_str())
+    );
+}
