@@ -253,10 +253,17 @@ class Chain:
 
 
 def forge_chain(
-    services: Services, db: str, *, diffs: int, logs: int, seed: int = 1, checksum: bool = True
+    services: Services,
+    db: str,
+    *,
+    diffs: int,
+    logs: int,
+    seed: int = 1,
+    checksum: bool = True,
+    log_files: int = 1,
 ) -> Chain:
     """Forge a chain of one 4 MiB full, `diffs` differentials and `logs` 1 MiB logs, WITH
-    CHECKSUM unless told otherwise."""
+    CHECKSUM unless told otherwise, of a database with `log_files` log files."""
     out = services.work / unique(f"{db}-")
     done = subprocess.run(
         [
@@ -278,6 +285,8 @@ def forge_chain(
             "1MiB",
             "--seed",
             str(seed),
+            "--log-files",
+            str(log_files),
         ],
         capture_output=True,
         text=True,

@@ -226,6 +226,33 @@ def test_a_folder_holding_two_databases_fails_the_start_operation(services, stor
     assert_absent(db)
 
 
+def test_a_database_with_two_log_files_fails_with_an_incompatible_layout(services, storage):
+    # FILELISTONLY of the full shows two log files, which Managed Instance cannot hold.
+    db = unique("twologs")
+    chain = forge_chain(services, db, diffs=0, logs=1, seed=33, log_files=2)
+    container = storage.container()
+    storage.upload(container, db, chain.files)
+    message = (
+        "Database backup contains incompatible physical layout. Multiple log files are not "
+        f"supported. File: '{chain.files[0].name}'."
+    )
+    result = az(
+        "sql", "midb", "log-replay", "start",
+        *midb("-n", db, "-a", "--last-bn", chain.files[-1].name,
+              "--su", storage.uri(container, db), "--ss", storage.sas(container)),
+        timeout=120,
+    )
+    assert_az_http_error(
+        result, AZ_ERROR, "IncompatiblePhysicalLayoutWrongNumberOfLogFiles", message
+    )
+    shown = assert_az_ok(az("sql", "midb", "log-replay", "show", *midb("-n", db))).json()
+    assert shown["status"] == "Failed", shown
+    assert shown["blockReason"] == message
+    assert shown["numberOfFilesRestored"] == 0
+    assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
+    assert_absent(db)
+
+
 def test_a_corrupt_page_fails_the_migration_with_corrupted_pages_in_backup_set(services, storage):
     # One flipped byte in a data page of a full taken WITH CHECKSUM: RESTORE's page check
     # fails (3183), the service reports CorruptedPagesInBackupSet on the start operation az is

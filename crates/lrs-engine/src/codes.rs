@@ -225,6 +225,29 @@ pub(crate) fn multiple_databases(databases: &[String], restoring: bool) -> Error
     )
 }
 
+/// `IncompatiblePhysicalLayout...` (spec messages): the full backup's FILELISTONLY shows a
+/// database Managed Instance cannot hold.
+pub(crate) fn incompatible_layout(
+    problem: crate::layout::LayoutProblem,
+    file: &str,
+) -> ErrorRecord {
+    use crate::layout::LayoutProblem as P;
+    let (code, detail) = match problem {
+        P::NoDataFiles => (
+            "IncompatiblePhysicalLayoutTooFewDataFiles",
+            "No data files are found in the backup.",
+        ),
+        P::SeveralLogFiles => (
+            "IncompatiblePhysicalLayoutWrongNumberOfLogFiles",
+            "Multiple log files are not supported.",
+        ),
+    };
+    record(
+        code,
+        format!("Database backup contains incompatible physical layout. {detail} File: '{file}'."),
+    )
+}
+
 /// `SqlRestoreError`: the RESTORE failed; carries SQL Server's number and text.
 pub(crate) fn sql_restore_error(index: usize, number: u32, message: &str) -> ErrorRecord {
     record(

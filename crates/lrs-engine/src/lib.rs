@@ -12,6 +12,7 @@ mod codes;
 mod context;
 mod details;
 pub mod journal;
+mod layout;
 pub mod profile;
 pub mod secrets;
 mod worker;

@@ -482,6 +482,16 @@ impl Worker<'_> {
             let restoring = plan.sequence().any(|s| s.status == SetStatus::Restored);
             return Err(Halt::Fail(codes::multiple_databases(&databases, restoring)));
         }
+        if let Some(full) = plan.sequence().find(|s| s.kind == SetKind::Full)
+            && let Some(problem) = self
+                .backup_set(full)
+                .and_then(crate::layout::layout_problem)
+        {
+            return Err(Halt::Fail(codes::incompatible_layout(
+                problem,
+                &full.first_stripe_name,
+            )));
+        }
         let profile = self.ctx.profile_of(&self.job);
         let has_full = plan.sequence().any(|s| s.kind == SetKind::Full);
         if profile.require_checksum && !has_full {
@@ -509,6 +519,16 @@ impl Worker<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The headers of a planned set, from the file holding its first stripe.
+    fn backup_set(&self, set: &lrs_plan::PlannedSet) -> Option<&lrs_backup::BackupSet> {
+        self.files
+            .media
+            .get(&*set.first_stripe_name)?
+            .sets
+            .iter()
+            .find(|s| s.header.backup_set_guid == set.backup_set_guid)
     }
 
     /// The databases whose backups the folder holds, one name per database family (a database

@@ -664,3 +664,35 @@ async fn another_databases_backup_arriving_mid_restore_fails_while_in_progress()
         Some(error.message.as_str())
     );
 }
+
+#[tokio::test]
+async fn a_database_with_two_log_files_fails_with_an_incompatible_layout() {
+    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
+    let mut spec = chain("TwoLogs", 0, 1);
+    spec.db.log_files = 2;
+    let files = stage(&spec, &h.root.path().join("staging"));
+    let folder = h.folder("twologs");
+    upload(&files, &folder);
+    let last = files.last().expect("files").0.clone();
+    let op = h
+        .engine
+        .start_restore(h.start_request("TwoLogs", &folder, Some(&last)))
+        .await
+        .expect("start");
+    let done = h.wait_operation(&op).await;
+    assert_eq!(done.status, OperationStatus::Failed);
+    let error = done.error.expect("error");
+    assert_eq!(
+        error.code,
+        "IncompatiblePhysicalLayoutWrongNumberOfLogFiles"
+    );
+    assert_eq!(
+        error.message,
+        format!(
+            "Database backup contains incompatible physical layout. Multiple log files are not \
+             supported. File: '{}'.",
+            files[0].0
+        )
+    );
+    assert!(restore_counts(&h.target_dir()).is_empty());
+}

@@ -31,6 +31,8 @@ pub struct DatabaseSpec {
     pub interval_seconds: u64,
     /// Seed: the same seed gives the same chain, byte for byte.
     pub seed: u64,
+    /// Log files of the database (SQL Server allows several; MI refuses more than one).
+    pub log_files: u32,
 }
 
 impl DatabaseSpec {
@@ -56,6 +58,7 @@ impl DatabaseSpec {
             },
             interval_seconds: 300,
             seed: 1,
+            log_files: 1,
         }
     }
 }
@@ -128,28 +131,38 @@ impl Chain {
             .max(8)
             << 20;
         let dir = "C:\\Program Files\\Microsoft SQL Server\\MSSQL13.MSSQLSERVER\\MSSQL\\DATA";
-        vec![
-            FileSpec {
-                file_id: 1,
-                logical_name: self.db.database.clone(),
-                physical_name: format!("{dir}\\{}.mdf", self.db.database),
-                is_log: false,
-                filegroup_id: 1,
-                size: data_size,
-                pages_in_backup,
-                unique_id: self.data_file,
-            },
-            FileSpec {
-                file_id: 2,
-                logical_name: format!("{}_log", self.db.database),
-                physical_name: format!("{dir}\\{}_log.ldf", self.db.database),
+        let mut files = vec![FileSpec {
+            file_id: 1,
+            logical_name: self.db.database.clone(),
+            physical_name: format!("{dir}\\{}.mdf", self.db.database),
+            is_log: false,
+            filegroup_id: 1,
+            size: data_size,
+            pages_in_backup,
+            unique_id: self.data_file,
+        }];
+        // Further log files (`_log2`, ...) take the next file ids, with GUIDs derived from the
+        // first log file's so the chain stays a function of the seed.
+        for n in 0..self.db.log_files.max(1) {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                (n + 1).to_string()
+            };
+            let mut unique_id = self.log_file;
+            unique_id.0[15] ^= u8::try_from(n & 0xFF).unwrap_or(0);
+            files.push(FileSpec {
+                file_id: 2 + n,
+                logical_name: format!("{}_log{suffix}", self.db.database),
+                physical_name: format!("{dir}\\{}_log{suffix}.ldf", self.db.database),
                 is_log: true,
                 filegroup_id: 0,
                 size: 8 << 20,
                 pages_in_backup: 0,
-                unique_id: self.log_file,
-            },
-        ]
+                unique_id,
+            });
+        }
+        files
     }
 
     fn set(

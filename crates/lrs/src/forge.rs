@@ -59,6 +59,9 @@ pub(crate) struct DatabaseArgs {
     /// Seed: the same arguments and seed write the same bytes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Log files of the database (several make a layout Managed Instance refuses).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    log_files: u32,
 }
 
 impl DatabaseArgs {
@@ -77,6 +80,7 @@ impl DatabaseArgs {
             start: self.start,
             interval_seconds: self.interval.as_secs().max(1),
             seed: self.seed,
+            log_files: self.log_files,
         })
     }
 }
