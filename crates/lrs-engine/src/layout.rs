@@ -28,3 +28,51 @@ pub(crate) fn layout_problem(set: &BackupSet) -> Option<LayoutProblem> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
+
+    /// The headers of a forged full backup of a database with `log_files` log files.
+    fn full_backup(log_files: u32) -> BackupSet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spec = ChainSpec::new(DatabaseSpec::new("Layout"));
+        spec.db.data_size = 1 << 20;
+        spec.db.log_files = log_files;
+        spec.logs = 0;
+        let files = write_chain(&spec, dir.path()).expect("forge");
+        let full = files.first().expect("a full");
+        let bytes = std::fs::read(&full.path).expect("read");
+        let media = lrs_backup::read_backup_from_bytes("full.bak", bytes, Default::default())
+            .expect("headers");
+        media.sets.into_iter().next().expect("a set")
+    }
+
+    #[test]
+    fn one_data_file_and_one_log_file_is_compatible() {
+        assert_eq!(layout_problem(&full_backup(1)), None);
+    }
+
+    #[test]
+    fn several_log_files_are_refused() {
+        let set = full_backup(3);
+        assert_eq!(
+            set.files
+                .iter()
+                .filter(|f| f.file_type == FileType::Log)
+                .count(),
+            3
+        );
+        assert_eq!(layout_problem(&set), Some(LayoutProblem::SeveralLogFiles));
+    }
+
+    #[test]
+    fn a_file_list_without_data_files_is_refused_and_an_unread_one_is_not() {
+        let mut set = full_backup(1);
+        set.files.retain(|f| f.file_type != FileType::Data);
+        assert_eq!(layout_problem(&set), Some(LayoutProblem::NoDataFiles));
+        set.files.clear();
+        assert_eq!(layout_problem(&set), None);
+    }
+}
