@@ -101,6 +101,11 @@ fn kind_of_chain(err: &(dyn StdError + 'static)) -> Kind {
                 H::Connect | H::Request | H::Timeout | H::Interrupted | H::Decode
             );
         }
+        // A request reqwest could not send or finish (a pooled connection closed under it,
+        // a cancelled connect): object_store may leave these unclassified.
+        if let Some(client) = e.downcast_ref::<reqwest::Error>() {
+            transport |= client.is_request() || client.is_connect() || client.is_timeout();
+        }
         if let Some(io) = e.downcast_ref::<io::Error>()
             && let Some(kind) = io_kind(io)
         {
@@ -123,10 +128,8 @@ fn kind_of_chain(err: &(dyn StdError + 'static)) -> Kind {
     }
 }
 
-/// A request the HTTP client could not finish because its connection went away (a pooled
-/// connection closed under it, the peer cut it): hyper reports these as a cancellation that
-/// object_store does not classify, and they are worth another attempt like any dropped
-/// connection.
+/// The same dropped connection when only its text survives (an error flattened to a message
+/// on its way up): hyper's cancellation wording.
 fn dropped_connection(text: &str) -> bool {
     [
         "connection was not ready",
@@ -222,6 +225,33 @@ mod tests {
             store: "MicrosoftAzure",
             source: Box::new(source),
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_the_client_could_not_finish_is_transient_by_its_type() {
+        // A loopback listener that accepts and never answers: reqwest's own timeout error,
+        // with no io::Error or status in its chain, so only its type says it is transient.
+        crate::open::install_crypto_provider();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!(
+            "http://{}/container?comp=list",
+            listener.local_addr().expect("addr")
+        );
+        let _held = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.expect("accept");
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            drop(socket);
+        });
+        let timed_out = reqwest::Client::new()
+            .get(url)
+            .timeout(std::time::Duration::from_millis(100))
+            .send()
+            .await
+            .expect_err("the listener never answers");
+        assert!(timed_out.is_timeout(), "{timed_out:?}");
+        assert!(from_object_store(&generic(timed_out), "loc").is_transient());
     }
 
     #[test]
