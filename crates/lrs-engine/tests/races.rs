@@ -96,12 +96,7 @@ async fn put_and_delete_racing_on_sqlite_leave_no_orphan() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn put_and_delete_racing_on_postgres_leave_no_orphan() {
-    let Ok(base) = std::env::var("LRS_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but LRS_TEST_POSTGRES_URL is not set: scripts/test starts PostgreSQL"
-        );
-        eprintln!("skipped: LRS_TEST_POSTGRES_URL is not set");
+    let Some(base) = lrs_store::testing::postgres_server_url() else {
         return;
     };
     let database = lrs_store::testing::FreshDatabase::create(&base).await;

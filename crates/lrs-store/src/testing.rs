@@ -10,6 +10,22 @@ use uuid::Uuid;
 
 use crate::{PgStore, Store};
 
+/// The server `LRS_TEST_POSTGRES_URL` names, or `None` after printing that the calling test is
+/// skipped. Under `CI=true` a missing server fails the test instead: `scripts/test` starts one.
+pub fn postgres_server_url() -> Option<String> {
+    match std::env::var("LRS_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI=true but LRS_TEST_POSTGRES_URL is not set: scripts/test starts PostgreSQL"
+            );
+            eprintln!("skipped: LRS_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
 /// A fresh database `lrs_test_<uuid>` on the server, dropped by [`FreshDatabase::drop_now`].
 #[derive(Debug)]
 pub struct FreshDatabase {

@@ -238,12 +238,7 @@ async fn sigkill_during_a_migration_on_sqlite_applies_every_set_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_a_migration_on_postgres_applies_every_set_once() {
-    let Ok(base) = std::env::var("LRS_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but LRS_TEST_POSTGRES_URL is not set: scripts/test starts PostgreSQL"
-        );
-        eprintln!("skipped: LRS_TEST_POSTGRES_URL is not set");
+    let Some(base) = lrs_store::testing::postgres_server_url() else {
         return;
     };
     let database = lrs_store::testing::FreshDatabase::create(&base).await;

@@ -25,12 +25,7 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_nodes_migrations_finish_on_the_other_node_exactly_once() {
-    let Ok(base) = std::env::var("LRS_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI=true but LRS_TEST_POSTGRES_URL is not set: scripts/test starts PostgreSQL"
-        );
-        eprintln!("skipped: LRS_TEST_POSTGRES_URL is not set");
+    let Some(base) = lrs_store::testing::postgres_server_url() else {
         return;
     };
     let database = lrs_store::testing::FreshDatabase::create(&base).await;
