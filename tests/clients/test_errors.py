@@ -61,6 +61,25 @@ def assert_absent(db: str) -> None:
     assert az("sql", "midb", "show", *midb("-n", db)).returncode == AZ_NOT_FOUND
 
 
+def assert_start_fails(db: str, storage, container: str, last: str, code: str, message: str):
+    """An autocomplete start of `db` from `container/db` ending at `last` is accepted, then the
+    job fails: az (polling the start operation) prints `code` and `message`, `show` reports the
+    migration Failed with that message and nothing restored, and `stop` drops it."""
+    result = az(
+        "sql", "midb", "log-replay", "start",
+        *midb("-n", db, "-a", "--last-bn", last,
+              "--su", storage.uri(container, db), "--ss", storage.sas(container)),
+        timeout=120,
+    )
+    assert_az_http_error(result, AZ_ERROR, code, message)
+    shown = assert_az_ok(az("sql", "midb", "log-replay", "show", *midb("-n", db))).json()
+    assert shown["status"] == "Failed", shown
+    assert shown["blockReason"] == message
+    assert shown["numberOfFilesRestored"] == 0
+    assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
+    assert_absent(db)
+
+
 def test_start_on_an_existing_database_name_is_refused(services, storage, sql):
     db = unique("taken")
     plain_database(sql, db)
@@ -209,21 +228,10 @@ def test_a_folder_holding_two_databases_fails_the_start_operation(services, stor
         f"the container folder has backups from a single database. Databases found: {found}."
     )
 
-    result = az(
-        "sql", "midb", "log-replay", "start",
-        *midb("-n", db, "-a", "--last-bn", chain.files[-1].name,
-              "--su", storage.uri(container, db), "--ss", storage.sas(container)),
-        timeout=120,
+    assert_start_fails(
+        db, storage, container, chain.files[-1].name,
+        "BackupsFromMultipleDatabasesDetectedInTheContainerFromTheStart", message,
     )
-    assert_az_http_error(
-        result, AZ_ERROR, "BackupsFromMultipleDatabasesDetectedInTheContainerFromTheStart", message
-    )
-    shown = assert_az_ok(az("sql", "midb", "log-replay", "show", *midb("-n", db))).json()
-    assert shown["status"] == "Failed", shown
-    assert shown["blockReason"] == message
-    assert shown["numberOfFilesRestored"] == 0
-    assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
-    assert_absent(db)
 
 
 def test_a_database_with_two_log_files_fails_with_an_incompatible_layout(services, storage):
@@ -236,21 +244,10 @@ def test_a_database_with_two_log_files_fails_with_an_incompatible_layout(service
         "Database backup contains incompatible physical layout. Multiple log files are not "
         f"supported. File: '{chain.files[0].name}'."
     )
-    result = az(
-        "sql", "midb", "log-replay", "start",
-        *midb("-n", db, "-a", "--last-bn", chain.files[-1].name,
-              "--su", storage.uri(container, db), "--ss", storage.sas(container)),
-        timeout=120,
+    assert_start_fails(
+        db, storage, container, chain.files[-1].name,
+        "IncompatiblePhysicalLayoutWrongNumberOfLogFiles", message,
     )
-    assert_az_http_error(
-        result, AZ_ERROR, "IncompatiblePhysicalLayoutWrongNumberOfLogFiles", message
-    )
-    shown = assert_az_ok(az("sql", "midb", "log-replay", "show", *midb("-n", db))).json()
-    assert shown["status"] == "Failed", shown
-    assert shown["blockReason"] == message
-    assert shown["numberOfFilesRestored"] == 0
-    assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
-    assert_absent(db)
 
 
 def test_a_corrupt_page_fails_the_migration_with_corrupted_pages_in_backup_set(services, storage):
