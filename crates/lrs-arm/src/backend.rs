@@ -9,6 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use lrs_engine::faults::{Fault, InjectFault};
 use lrs_engine::{Engine, EngineError, RestoreDetails, StartRestore};
 use lrs_store::{Database, Instance, InstanceKey, Operation};
 use uuid::Uuid;
@@ -82,6 +83,12 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Emulate a failover of one instance.
     fn failover<'a>(&'a self, instance: &'a InstanceKey)
     -> BoxFuture<'a, Result<u64, EngineError>>;
+    /// Inject a fault.
+    fn inject_fault(&self, request: InjectFault) -> Result<Fault, EngineError>;
+    /// The injected faults.
+    fn faults(&self) -> Vec<Fault>;
+    /// Clear one fault or all; how many went.
+    fn clear_faults(&self, id: Option<Uuid>) -> usize;
 }
 
 impl Backend for Engine {
@@ -186,5 +193,17 @@ impl Backend for Engine {
         instance: &'a InstanceKey,
     ) -> BoxFuture<'a, Result<u64, EngineError>> {
         Box::pin(Engine::failover(self, instance))
+    }
+
+    fn inject_fault(&self, request: InjectFault) -> Result<Fault, EngineError> {
+        Engine::inject_fault(self, request)
+    }
+
+    fn faults(&self) -> Vec<Fault> {
+        Engine::faults(self)
+    }
+
+    fn clear_faults(&self, id: Option<Uuid>) -> usize {
+        Engine::clear_faults(self, id)
     }
 }

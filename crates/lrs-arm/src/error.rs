@@ -154,6 +154,19 @@ impl ApiError {
         .via_gateway()
     }
 
+    /// The resource provider's 404 for an action on a database that does not exist (the spec's
+    /// `ResourceDoesNotExist` of completeRestore).
+    pub fn resource_does_not_exist(name: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceDoesNotExist",
+            format!(
+                "Resource with the name '{name}' does not exist. To continue, specify a valid \
+                 resource name."
+            ),
+        )
+    }
+
     /// No long-running operation with this id.
     pub fn operation_not_found(id: &str) -> Self {
         ApiError::new(
@@ -228,6 +241,15 @@ impl From<EngineError> for ApiError {
             EngineError::DatabaseNotFound { instance, name } => {
                 ApiError::database_not_found(&instance, &name)
             }
+            EngineError::Injected {
+                status,
+                code,
+                message,
+            } => ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+                message,
+            ),
             EngineError::OperationNotFound(id) => ApiError::operation_not_found(&id.to_string()),
             EngineError::Internal(detail) => {
                 let tracking_id = Uuid::new_v4();

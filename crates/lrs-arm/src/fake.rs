@@ -21,6 +21,8 @@ pub(crate) struct FakeBackend {
     /// Unknown instances are a 404 instead of being created.
     pub(crate) strict: bool,
     state: Mutex<FakeState>,
+    /// The engine's own fault registry: the admin handlers see the same types and checks.
+    faults: lrs_engine::faults::Faults,
 }
 
 #[derive(Debug, Default)]
@@ -378,9 +380,10 @@ impl Backend for FakeBackend {
             s.completes.push(last_backup_name.clone());
             let db = Self::find_db(&s, instance, name)?;
             if last_backup_name.is_none() {
+                // What the engine answers (its codes::complete_missing_name).
                 return Err(EngineError::bad_request(
-                    "InvalidDatabaseCompleteRestoreRequestLastBackupName",
-                    "The last backup name is invalid",
+                    "InvalidDatabaseCompleteRestoreRequest",
+                    "The complete database restore request is invalid",
                 ));
             }
             Ok(Self::new_op(
@@ -445,5 +448,20 @@ impl Backend for FakeBackend {
                 Err(EngineError::InstanceNotFound(instance.clone()))
             }
         })
+    }
+
+    fn inject_fault(
+        &self,
+        request: lrs_engine::faults::InjectFault,
+    ) -> Result<lrs_engine::faults::Fault, EngineError> {
+        self.faults.inject(request)
+    }
+
+    fn faults(&self) -> Vec<lrs_engine::faults::Fault> {
+        self.faults.list()
+    }
+
+    fn clear_faults(&self, id: Option<Uuid>) -> usize {
+        self.faults.clear(id)
     }
 }

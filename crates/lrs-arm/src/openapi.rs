@@ -196,6 +196,13 @@ fn operation(route: Route, template: &str, operation_id: &str, summary: &str) ->
             }
             put("200", response("Jobs affected", Some("AffectedJobs")));
         }
+        Route::AdminInjectFault => {
+            request_body =
+                Some(json!({"required": true, "content": json_content(json!({"type": "object"}))}));
+            put("201", response("The fault", None));
+        }
+        Route::AdminListFaults => put("200", response("The faults", None)),
+        Route::AdminClearFaults => put("200", response("How many were cleared", None)),
     }
     put(
         "default",

@@ -191,6 +191,12 @@ pub enum ArmOperation {
     AdminSystemPatch,
     /// `POST /admin/failover?subscription=&resourceGroup=&instance=`.
     AdminFailover(InstancePath),
+    /// `POST /admin/faults` (the fault in the body).
+    AdminInjectFault,
+    /// `GET /admin/faults`.
+    AdminListFaults,
+    /// `DELETE /admin/faults` (all) or `DELETE /admin/faults/{faultId}` (one).
+    AdminClearFaults(Option<Uuid>),
 }
 
 /// Declares [`Route`] and its `ALL` list from one list of names, so the two cannot drift.
@@ -265,6 +271,12 @@ routes! {
     AdminSystemPatch,
     /// See [`ArmOperation::AdminFailover`].
     AdminFailover,
+    /// See [`ArmOperation::AdminInjectFault`].
+    AdminInjectFault,
+    /// See [`ArmOperation::AdminListFaults`].
+    AdminListFaults,
+    /// See [`ArmOperation::AdminClearFaults`].
+    AdminClearFaults,
 }
 
 /// Where a route lives, for the OpenAPI document and the round-trip tests.
@@ -381,6 +393,17 @@ impl Route {
                 &["/admin/failover"],
                 "Emulate a failover of one managed instance now",
             ),
+            Route::AdminInjectFault => (
+                "POST",
+                &["/admin/faults"],
+                "Inject a fault: fail, stall or slow a migration with a catalogue code",
+            ),
+            Route::AdminListFaults => ("GET", &["/admin/faults"], "The injected faults"),
+            Route::AdminClearFaults => (
+                "DELETE",
+                &["/admin/faults", "/admin/faults/{faultId}"],
+                "Clear every injected fault, or one",
+            ),
         };
         RouteSpec {
             method,
@@ -408,12 +431,23 @@ impl Route {
                 | Route::ManagedIdentityToken
                 | Route::AdminSystemPatch
                 | Route::AdminFailover
+                | Route::AdminInjectFault
+                | Route::AdminListFaults
+                | Route::AdminClearFaults
         )
     }
 
     /// Whether the route needs a bearer token in strict mode: ARM calls and the admin calls.
     pub fn requires_token(self) -> bool {
-        self.is_arm() || matches!(self, Route::AdminSystemPatch | Route::AdminFailover)
+        self.is_arm()
+            || matches!(
+                self,
+                Route::AdminSystemPatch
+                    | Route::AdminFailover
+                    | Route::AdminInjectFault
+                    | Route::AdminListFaults
+                    | Route::AdminClearFaults
+            )
     }
 }
 
@@ -455,6 +489,9 @@ impl ArmOperation {
             ArmOperation::GetOperationResult(_) => Route::GetOperationResult,
             ArmOperation::AdminSystemPatch => Route::AdminSystemPatch,
             ArmOperation::AdminFailover(_) => Route::AdminFailover,
+            ArmOperation::AdminInjectFault => Route::AdminInjectFault,
+            ArmOperation::AdminListFaults => Route::AdminListFaults,
+            ArmOperation::AdminClearFaults(_) => Route::AdminClearFaults,
         }
     }
 
@@ -567,6 +604,23 @@ fn match_route(
         ["metadata", "endpoints"] => vec![(Method::GET, ArmOperation::MetadataEndpoints)],
         ["msi", "token"] => vec![(Method::GET, ArmOperation::ManagedIdentityToken)],
         ["admin", "system-patch"] => vec![(Method::POST, ArmOperation::AdminSystemPatch)],
+        ["admin", "faults"] => vec![
+            (Method::POST, ArmOperation::AdminInjectFault),
+            (Method::GET, ArmOperation::AdminListFaults),
+            (Method::DELETE, ArmOperation::AdminClearFaults(None)),
+        ],
+        ["admin", "faults", id] => {
+            if method != Method::DELETE {
+                return Err(ApiError::method_not_allowed(method.as_str(), &["DELETE"]));
+            }
+            let id = Uuid::parse_str(id).map_err(|_| {
+                ApiError::bad_request(
+                    "InvalidFaultRequest",
+                    format!("The fault id '{id}' is not a GUID."),
+                )
+            })?;
+            return Ok(ArmOperation::AdminClearFaults(Some(id)));
+        }
         ["admin", "failover"] => {
             if method != Method::POST {
                 return Err(ApiError::method_not_allowed(method.as_str(), &["POST"]));
@@ -1245,6 +1299,7 @@ mod tests {
                     .replace("{asyncOperationKind}", "managedDatabaseAzureAsyncOperation")
                     .replace("{operationResultKind}", "managedDatabaseOperationResults")
                     .replace("{operationId}", &id)
+                    .replace("{faultId}", &id)
                     .replace("{tenant}", "common");
                 let method = Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET);
                 let query =

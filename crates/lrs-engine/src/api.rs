@@ -151,6 +151,16 @@ pub enum EngineError {
     /// No such operation.
     #[error("operation {0} was not found")]
     OperationNotFound(uuid::Uuid),
+    /// An injected fault refuses the request with a catalogue code (its status and message).
+    #[error("{code}: {message}")]
+    Injected {
+        /// HTTP status.
+        status: u16,
+        /// ARM error code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
     /// The emulator itself failed (store, target); 500.
     #[error("internal error: {0}")]
     Internal(String),

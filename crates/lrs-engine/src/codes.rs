@@ -13,6 +13,22 @@ pub(crate) fn name_in_use(database: &str) -> EngineError {
     )
 }
 
+/// `CannotUseReservedDatabaseName` (spec message): a system database's name.
+pub(crate) fn reserved_name() -> EngineError {
+    EngineError::bad_request(
+        "CannotUseReservedDatabaseName",
+        "Cannot use reserved database name in this operation.",
+    )
+}
+
+/// `DatabaseNumberLimitReached` (spec message).
+pub(crate) fn database_limit() -> EngineError {
+    EngineError::bad_request(
+        "DatabaseNumberLimitReached",
+        "Maximum number of databases for SQL Database Managed Instance reached.",
+    )
+}
+
 /// `MissingStorageContainerUri` (spec message).
 pub(crate) fn missing_uri() -> EngineError {
     EngineError::bad_request(

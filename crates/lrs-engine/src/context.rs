@@ -39,6 +39,8 @@ pub(crate) struct Context {
     pub(crate) secrets: Option<Arc<crate::secrets::SecretKey>>,
     /// How long (emulated time) a job under way keeps retrying unreachable storage.
     pub(crate) storage_outage_limit: TimeDelta,
+    /// Injected faults (this node's).
+    pub(crate) faults: crate::faults::Faults,
 }
 
 /// A job that ended keeps no credential: its SAS token is removed from the store.

@@ -96,8 +96,8 @@ pub(crate) fn restore_details(job: &Job, snapshot: &Snapshot) -> RestoreDetails 
             .collect()
     };
 
-    // An outage under way outranks a block: it is why nothing moves.
-    let blocked = match &snapshot.storage_issue {
+    // An injected stall or an outage under way outranks a block: it is why nothing moves.
+    let blocked = match snapshot.fault.as_ref().or(snapshot.storage_issue.as_ref()) {
         Some(issue) => Some(format!("{}: {}", issue.code, issue.message)),
         None => plan.blocked.as_ref().map(|b| b.reason.clone()),
     };

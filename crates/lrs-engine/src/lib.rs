@@ -7,10 +7,12 @@
 //! [`lrs_store::Store`], and a lease per job lets several nodes share one PostgreSQL store.
 
 pub mod api;
+pub mod catalogue;
 pub mod clock;
 mod codes;
 mod context;
 mod details;
+pub mod faults;
 pub mod journal;
 mod layout;
 pub mod profile;
@@ -41,6 +43,18 @@ use worker::{JobFiles, JobRuntime, Snapshot};
 
 /// Collation of databases when the request names none (SQL Server's default on MI).
 pub const DEFAULT_COLLATION: &str = "SQL_Latin1_General_CP1_CI_AS";
+
+/// Names of the system databases, which no database may take (case-insensitive, as SQL Server
+/// compares them).
+const RESERVED_NAMES: [&str; 4] = ["master", "model", "msdb", "tempdb"];
+
+/// `CannotUseReservedDatabaseName` for a system database's name.
+fn check_reserved_name(name: &str) -> Result<(), EngineError> {
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(codes::reserved_name());
+    }
+    Ok(())
+}
 
 /// How far a SAS token's `st`/`se` may be off our clock.
 const SAS_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
@@ -118,6 +132,7 @@ impl Engine {
             secrets: config.secrets,
             storage_outage_limit: TimeDelta::from_std(config.storage_outage_limit)
                 .unwrap_or(TimeDelta::MAX),
+            faults: faults::Faults::default(),
         });
         let engine = Engine {
             ctx,
@@ -281,6 +296,7 @@ impl Engine {
         &self,
         request: &StartRestore,
     ) -> Result<(JobMode, StorageAuth), EngineError> {
+        check_reserved_name(&request.database)?;
         let uri = request
             .storage_uri
             .as_deref()
@@ -341,11 +357,30 @@ impl Engine {
         Ok((mode, auth))
     }
 
+    /// `DatabaseNumberLimitReached` when the instance holds the profile's maximum of databases
+    /// (LRS or not, whatever their state).
+    async fn check_database_limit(&self, instance: &InstanceKey) -> Result<(), EngineError> {
+        if let Some(limit) = self.ctx.profile.max_databases_per_instance {
+            let held = self.ctx.store.list_databases(instance).await?.len();
+            if u64::try_from(held).unwrap_or(u64::MAX) >= limit {
+                return Err(codes::database_limit());
+            }
+        }
+        Ok(())
+    }
+
     /// Start an LRS migration; returns the start operation (it stays InProgress until the
     /// migration ends).
     pub async fn start_restore(&self, request: StartRestore) -> Result<Operation, EngineError> {
         let (mode, auth) = self.validate_start(&request)?;
         let instance = self.instance(&request.instance).await?;
+        if let Some(refusal) =
+            self.ctx
+                .faults
+                .refusal(catalogue::Surface::Start, &instance.key, &request.database)
+        {
+            return Err(refusal);
+        }
         let store = &self.ctx.store;
         if store
             .get_database(&instance.key, &request.database)
@@ -354,6 +389,7 @@ impl Engine {
         {
             return Err(codes::name_in_use(&request.database));
         }
+        self.check_database_limit(&instance.key).await?;
         let profile = &self.ctx.profile;
         let active = store.count_active_jobs_on_instance(&instance.key).await?;
         if active >= profile.max_restores_per_instance {
@@ -414,6 +450,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         info!(database = %request.database, instance = %instance.key.instance, job = %job.id, "LRS migration started");
+        self.ctx.faults.bind_next(&instance.key, &request.database);
         self.spawn_worker(job.id);
         Ok(operation)
     }
@@ -452,7 +489,18 @@ impl Engine {
         location: &str,
         collation: Option<&str>,
     ) -> Result<Operation, EngineError> {
+        check_reserved_name(name)?;
         let instance = self.instance(instance).await?;
+        if self
+            .ctx
+            .store
+            .get_database(&instance.key, name)
+            .await?
+            .is_some()
+        {
+            return Err(codes::name_in_use(name));
+        }
+        self.check_database_limit(&instance.key).await?;
         let database = Database {
             id: Uuid::new_v4(),
             instance: instance.key.clone(),
@@ -519,6 +567,13 @@ impl Engine {
         if !database.created_by_lrs {
             return Err(codes::details_not_available());
         }
+        if let Some(refusal) =
+            self.ctx
+                .faults
+                .refusal(catalogue::Surface::Details, &database.instance, name)
+        {
+            return Err(refusal);
+        }
         let job = self
             .ctx
             .store
@@ -552,6 +607,7 @@ impl Engine {
             history: Arc::new(files.history),
             // No worker on this node: nothing known about the storage right now.
             storage_issue: None,
+            fault: None,
         })
     }
 
@@ -563,6 +619,13 @@ impl Engine {
         last_backup_name: Option<String>,
     ) -> Result<Operation, EngineError> {
         let database = self.database(instance, name).await?;
+        if let Some(refusal) =
+            self.ctx
+                .faults
+                .refusal(catalogue::Surface::Complete, &database.instance, name)
+        {
+            return Err(refusal);
+        }
         let last = last_backup_name
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty())
@@ -686,6 +749,31 @@ impl Engine {
             .get_operation(id)
             .await?
             .ok_or(EngineError::OperationNotFound(id))
+    }
+
+    /// Inject a fault (see [`faults`]).
+    pub fn inject_fault(&self, request: faults::InjectFault) -> Result<faults::Fault, EngineError> {
+        let fault = self.ctx.faults.inject(request)?;
+        info!(code = ?fault.code, effect = ?fault.effect, target = ?fault.target, "fault injected");
+        // Jobs idle between polls: let them meet the fault now.
+        for runtime in self.runtimes() {
+            runtime.wake.notify_one();
+        }
+        Ok(fault)
+    }
+
+    /// The faults injected on this node.
+    pub fn faults(&self) -> Vec<faults::Fault> {
+        self.ctx.faults.list()
+    }
+
+    /// Clear one fault, or all; returns how many were cleared.
+    pub fn clear_faults(&self, id: Option<Uuid>) -> usize {
+        let cleared = self.ctx.faults.clear(id);
+        for runtime in self.runtimes() {
+            runtime.wake.notify_one();
+        }
+        cleared
     }
 
     /// Emulate a system-managed software update now. Under `lrs-2021` the update is held off

@@ -16,6 +16,10 @@ pub struct Profile {
     pub require_checksum: bool,
     /// Concurrent restores per managed instance.
     pub max_restores_per_instance: u64,
+    /// Databases per managed instance, LRS or not, when the profile enforces the instance's
+    /// limit (GA: 100 on General Purpose, `DatabaseNumberLimitReached`). The 2021 profile
+    /// documents only the limit on concurrent restores.
+    pub max_databases_per_instance: Option<u64>,
     /// Concurrent restores per subscription, when limited.
     pub max_restores_per_subscription: Option<u64>,
     /// Whether `storageContainerIdentity: ManagedIdentity` is available (GA only).
@@ -42,6 +46,7 @@ impl Profile {
             expiry: Expiry::PatchWindow,
             require_checksum: true,
             max_restores_per_instance: 100,
+            max_databases_per_instance: None,
             max_restores_per_subscription: None,
             managed_identity: false,
         }
@@ -55,6 +60,7 @@ impl Profile {
             expiry: Expiry::Lifetime,
             require_checksum: false,
             max_restores_per_instance: 100,
+            max_databases_per_instance: Some(100),
             max_restores_per_subscription: Some(150),
             managed_identity: true,
         }

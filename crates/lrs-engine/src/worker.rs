@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::clock::truncate_to_micros;
 use crate::codes;
 use crate::context::Context;
+use crate::faults::JobFault;
 
 /// Headers of new files are read this many at a time (the first scan of a big folder).
 const HEADER_READ_CONCURRENCY: usize = 32;
@@ -46,6 +47,8 @@ pub(crate) struct Snapshot {
     pub(crate) history: Arc<History>,
     /// The storage is unreachable right now (code and message restore details show).
     pub(crate) storage_issue: Option<ErrorRecord>,
+    /// What a stalling injected fault shows, if anything.
+    pub(crate) fault: Option<ErrorRecord>,
 }
 
 /// Handle to a running worker.
@@ -185,6 +188,8 @@ struct Worker<'a> {
     runtime: &'a JobRuntime,
     job: Job,
     database: String,
+    /// The database's instance (fault injection aims at instance and name).
+    instance: lrs_store::InstanceKey,
     source: Arc<dyn Source>,
     scanner: Scanner,
     files: JobFiles,
@@ -240,6 +245,7 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
         runtime,
         job,
         database: database.name,
+        instance: database.instance,
         source,
         scanner: Scanner::new(),
         files,
@@ -413,6 +419,18 @@ impl Worker<'_> {
         if self.job.state == JobState::Completing {
             self.finish_completion().await?;
             return Ok(false);
+        }
+        match ctx.faults.job_fault(&self.instance, &self.database) {
+            Some(JobFault::Fail(error)) => return Err(Halt::Fail(error)),
+            Some(JobFault::Stall(shown)) => {
+                let mut snapshot = self.runtime.snapshot.write().await;
+                snapshot.fault = shown;
+                return Ok(false);
+            }
+            None => {
+                let mut snapshot = self.runtime.snapshot.write().await;
+                snapshot.fault = None;
+            }
         }
         let changed = self.scan().await?;
         let plan = match (&self.plan, changed) {
@@ -679,6 +697,13 @@ impl Worker<'_> {
         }
         if self.job.state == JobState::Initializing {
             self.set_state(JobState::Restoring).await?;
+        }
+        if let Some(delay) = ctx.faults.restore_delay(&self.instance, &self.database) {
+            debug!(job = %self.job.id, ?delay, "injected fault: slow restore");
+            tokio::select! {
+                () = self.runtime.cancel.cancelled() => return Err(Halt::Gone),
+                () = tokio::time::sleep(delay) => {}
+            }
         }
         let guid = set.backup_set_guid;
         let started = ctx.clock.now();

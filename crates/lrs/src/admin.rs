@@ -39,6 +39,106 @@ pub(crate) enum AdminCommand {
         #[arg(long)]
         instance: String,
     },
+    /// Inject a fault: make a migration fail, stall or slow down with a code of docs/errors.md
+    /// (the next migration started, or the next request the code refuses, unless --database
+    /// names one).
+    Inject(InjectArgs),
+    /// List the injected faults.
+    Faults(Endpoint),
+    /// Clear every injected fault, or one (--id).
+    ClearFaults {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// The fault to clear (its id from `inject` or `faults`).
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Effect {
+    /// Refuse the request or fail the migration with the code.
+    Fail,
+    /// Hold the migration (no listing, no restore) until cleared; restore details show the code.
+    Stall,
+    /// Delay each restore of the migration by --delay-ms.
+    Slow,
+}
+
+/// Options of `lrs admin inject`.
+#[derive(Debug, Args)]
+pub(crate) struct InjectArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    /// A code of docs/errors.md (required to fail; shown by a stall).
+    #[arg(long)]
+    code: Option<String>,
+    /// What the fault does.
+    #[arg(long, value_enum, default_value = "fail")]
+    effect: Effect,
+    /// Delay per restore for --effect slow.
+    #[arg(long)]
+    delay_ms: Option<u64>,
+    /// Keep firing until cleared (default: once).
+    #[arg(long)]
+    until_cleared: bool,
+    /// Show this message instead of the catalogue's.
+    #[arg(long)]
+    message: Option<String>,
+    /// Aim at this database (with --subscription, --resource-group, --instance).
+    #[arg(long, requires_all = ["subscription", "resource_group", "instance"])]
+    database: Option<String>,
+    /// Subscription id of --database.
+    #[arg(long)]
+    subscription: Option<String>,
+    /// Resource group of --database.
+    #[arg(long)]
+    resource_group: Option<String>,
+    /// Managed instance of --database.
+    #[arg(long)]
+    instance: Option<String>,
+}
+
+impl InjectArgs {
+    /// The JSON body of `POST /admin/faults`.
+    fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "effect": match self.effect {
+                Effect::Fail => "fail",
+                Effect::Stall => "stall",
+                Effect::Slow => "slow",
+            },
+            "once": !self.until_cleared,
+        });
+        let optional = [
+            ("code", self.code.clone().map(serde_json::Value::from)),
+            ("delayMs", self.delay_ms.map(serde_json::Value::from)),
+            ("message", self.message.clone().map(serde_json::Value::from)),
+            (
+                "database",
+                self.database.clone().map(serde_json::Value::from),
+            ),
+            (
+                "subscription",
+                self.subscription.clone().map(serde_json::Value::from),
+            ),
+            (
+                "resourceGroup",
+                self.resource_group.clone().map(serde_json::Value::from),
+            ),
+            (
+                "instance",
+                self.instance.clone().map(serde_json::Value::from),
+            ),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                body[key] = value;
+            }
+        }
+        body
+    }
 }
 
 fn client(endpoint: &Endpoint) -> anyhow::Result<reqwest::Client> {
@@ -62,6 +162,52 @@ fn client(endpoint: &Endpoint) -> anyhow::Result<reqwest::Client> {
 
 /// Run `lrs admin …`.
 pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
+    let (endpoint, method, path, body) = match &command {
+        AdminCommand::Inject(args) => (
+            &args.endpoint,
+            reqwest::Method::POST,
+            "/admin/faults".to_string(),
+            Some(args.body()),
+        ),
+        AdminCommand::Faults(endpoint) => (
+            endpoint,
+            reqwest::Method::GET,
+            "/admin/faults".to_string(),
+            None,
+        ),
+        AdminCommand::ClearFaults { endpoint, id } => (
+            endpoint,
+            reqwest::Method::DELETE,
+            match id {
+                Some(id) => format!("/admin/faults/{id}"),
+                None => "/admin/faults".to_string(),
+            },
+            None,
+        ),
+        AdminCommand::SystemPatch(_) | AdminCommand::Failover { .. } => {
+            return run_event(command).await;
+        }
+    };
+    let url = format!("{}{path}", endpoint.endpoint.trim_end_matches('/'));
+    let mut request = client(endpoint)?.request(method.clone(), &url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("{method} {url}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("{method} {url} answered {status}: {text}");
+    }
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lrs admin system-patch` and `lrs admin failover`.
+async fn run_event(command: AdminCommand) -> anyhow::Result<ExitCode> {
     let (endpoint, path, query) = match &command {
         AdminCommand::SystemPatch(endpoint) => (endpoint, "/admin/system-patch", Vec::new()),
         AdminCommand::Failover {
@@ -78,6 +224,9 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
                 ("instance", instance.as_str()),
             ],
         ),
+        AdminCommand::Inject(_) | AdminCommand::Faults(_) | AdminCommand::ClearFaults { .. } => {
+            bail!("not a system event")
+        }
     };
     let base = format!("{}{path}", endpoint.endpoint.trim_end_matches('/'));
     let url = url::Url::parse_with_params(&base, &query)

@@ -60,6 +60,9 @@ pub(crate) async fn handle(
         ArmOperation::GetOperationResult(path) => operations::result(state, ctx, &path).await,
         ArmOperation::AdminSystemPatch => admin::system_patch(state).await,
         ArmOperation::AdminFailover(path) => admin::failover(state, &path).await,
+        ArmOperation::AdminInjectFault => admin::inject_fault(state, ctx).await,
+        ArmOperation::AdminListFaults => Ok(admin::list_faults(state)),
+        ArmOperation::AdminClearFaults(id) => Ok(admin::clear_faults(state, id)),
     }
 }
 

@@ -471,10 +471,55 @@ async fn complete_without_last_backup_name_passes_none() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        r.body["error"]["code"],
-        "InvalidDatabaseCompleteRestoreRequestLastBackupName"
+        r.body["error"],
+        json!({"code": "InvalidDatabaseCompleteRestoreRequest", "message": "The complete database restore request is invalid"})
     );
     assert_eq!(h.fake.completes(), vec![None]);
+}
+
+#[tokio::test]
+async fn complete_refuses_names_no_file_has_and_unknown_databases() {
+    let h = harness();
+    h.call(
+        Method::PUT,
+        &format!("{}?{API}", db_path("db1")),
+        Some(az_start_body()),
+    )
+    .await;
+    for name in ["log\n1.trn", "lög1.trn"] {
+        let r = h
+            .call(
+                Method::POST,
+                &format!("{}/completeRestore?{API}", db_path("db1")),
+                Some(json!({ "lastBackupName": name })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}");
+        assert_eq!(
+            r.body["error"],
+            json!({"code": "InvalidDatabaseCompleteRestoreRequestLastBackupName", "message": "The last backup name is invalid"}),
+            "{name}"
+        );
+    }
+    assert!(h.fake.completes().is_empty(), "refused before the backend");
+
+    let r = h
+        .call(
+            Method::POST,
+            &format!("{}/completeRestore?{API}", db_path("nosuch")),
+            Some(json!({ "lastBackupName": "log1.trn" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.body["error"],
+        json!({"code": "ResourceDoesNotExist", "message": "Resource with the name 'nosuch' does not exist. To continue, specify a valid resource name."})
+    );
+    assert_eq!(
+        r.header("x-ms-failure-cause"),
+        None,
+        "the resource provider answers"
+    );
 }
 
 #[tokio::test]
@@ -912,6 +957,80 @@ async fn admin_calls() {
     .await;
     let r = h.call(Method::POST, &failover, None).await;
     assert_eq!(r.body, json!({"affectedJobs":1}));
+}
+
+#[tokio::test]
+async fn admin_faults_inject_list_and_clear() {
+    let h = harness();
+    let r = h
+        .call(
+            Method::POST,
+            "/admin/faults",
+            Some(json!({"code": "NoSuchCode"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["code"], "InvalidFaultRequest");
+    assert_eq!(
+        r.body["error"]["message"],
+        "The fault request is invalid. 'NoSuchCode' is not a code of the catalogue (docs/errors.md)."
+    );
+    let r = h
+        .call(
+            Method::POST,
+            "/admin/faults",
+            Some(json!({"code": "ManagedInstanceStorageLimitHit", "database": "db1"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body["error"]["message"],
+        "The fault request is invalid. A fault aimed at a database needs 'subscription'."
+    );
+    let r = h
+        .call(
+            Method::POST,
+            "/admin/faults",
+            Some(json!({"code": "ManagedInstanceStorageLimitHit", "effect": "fail", "once": false,
+                        "subscription": SUB, "resourceGroup": "rg1", "instance": "mi1", "database": "db1"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    assert!(is_guid(Some(&id)));
+    assert_eq!(r.body["code"], "ManagedInstanceStorageLimitHit");
+    assert_eq!(r.body["effect"], json!({"kind": "fail"}));
+    assert_eq!(
+        r.body["target"],
+        json!({"database": {"instance": {"subscription": SUB, "resource_group": "rg1", "instance": "mi1"}, "name": "db1"}})
+    );
+    assert_eq!(
+        r.body["message"],
+        "The managed instance has reached its storage limit."
+    );
+    let r = h
+        .call(
+            Method::POST,
+            "/admin/faults",
+            Some(json!({"effect": "slow", "delayMs": 500})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["effect"], json!({"kind": "slow", "delayMs": 500}));
+    assert_eq!(r.body["target"], "next");
+
+    let r = h.call(Method::GET, "/admin/faults", None).await;
+    assert_eq!(r.body["value"].as_array().map(Vec::len), Some(2));
+    let r = h
+        .call(Method::DELETE, &format!("/admin/faults/{id}"), None)
+        .await;
+    assert_eq!(r.body, json!({"cleared": 1}));
+    let r = h.call(Method::DELETE, "/admin/faults", None).await;
+    assert_eq!(r.body, json!({"cleared": 1}));
+    let r = h.call(Method::GET, "/admin/faults", None).await;
+    assert_eq!(r.body, json!({"value": []}));
+    let r = h.call(Method::PUT, "/admin/faults", None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]
