@@ -78,6 +78,17 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<Operation, EngineError>>;
     /// A long-running operation.
     fn operation(&self, id: Uuid) -> BoxFuture<'_, Result<Operation, EngineError>>;
+    /// The long-running operations of an instance, newest first.
+    fn instance_operations<'a>(
+        &'a self,
+        instance: &'a InstanceKey,
+    ) -> BoxFuture<'a, Result<Vec<Operation>, EngineError>>;
+    /// One operation of an instance (`InstanceOperationNotFound` when it is not one of its).
+    fn instance_operation<'a>(
+        &'a self,
+        instance: &'a InstanceKey,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Operation, EngineError>>;
     /// Emulate a system-managed software update.
     fn system_patch(&self) -> BoxFuture<'_, Result<u64, EngineError>>;
     /// Emulate a failover of one instance.
@@ -182,6 +193,21 @@ impl Backend for Engine {
 
     fn operation(&self, id: Uuid) -> BoxFuture<'_, Result<Operation, EngineError>> {
         Box::pin(Engine::operation(self, id))
+    }
+
+    fn instance_operations<'a>(
+        &'a self,
+        instance: &'a InstanceKey,
+    ) -> BoxFuture<'a, Result<Vec<Operation>, EngineError>> {
+        Box::pin(Engine::instance_operations(self, instance))
+    }
+
+    fn instance_operation<'a>(
+        &'a self,
+        instance: &'a InstanceKey,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Operation, EngineError>> {
+        Box::pin(Engine::instance_operation(self, instance, id))
     }
 
     fn system_patch(&self) -> BoxFuture<'_, Result<u64, EngineError>> {

@@ -11,7 +11,7 @@ use std::fmt;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lrs_engine::EngineError;
-use lrs_store::InstanceKey;
+use lrs_store::{ErrorRecord, InstanceKey};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -176,6 +176,21 @@ impl ApiError {
         )
     }
 
+    /// No management operation with this id on this managed instance: unknown, another
+    /// instance's, or not an operation id (a GUID) at all. The resource provider answers, not the
+    /// gateway; the message is ours (the real text is not published).
+    pub fn instance_operation_not_found(key: &InstanceKey, id: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!(
+                "The requested resource of type 'Microsoft.Sql/managedInstances/operations' with \
+                 name '{id}' was not found on managed instance '{}' under resource group '{}'.",
+                key.instance, key.resource_group
+            ),
+        )
+    }
+
     /// A body the create-or-update database operation cannot use; `detail` says what and where.
     pub fn invalid_database_request(detail: impl fmt::Display) -> Self {
         ApiError::bad_request(
@@ -230,6 +245,61 @@ impl ApiError {
     }
 }
 
+/// How a failed operation's error shows in a managed instance operation
+/// (`…/managedInstances/{mi}/operations`), whose error fields are numbers, not ARM codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OperationFailure {
+    /// `errorCode`: SQL Server's error number for a `SqlRestoreError` that carries one,
+    /// otherwise [`OperationFailure::NO_NUMBER`] (ours: the real numbers are not published).
+    pub(crate) code: i32,
+    /// `errorDescription`: `{ARM code}: {message}`, so that the code the asynchronous operation
+    /// reports stays visible (ours).
+    pub(crate) description: String,
+    /// `errorSeverity`: [`OperationFailure::SEVERITY`].
+    pub(crate) severity: i32,
+    /// `isUserError`: every failure but an internal one comes from the user's backups, storage
+    /// or identity.
+    pub(crate) is_user_error: bool,
+}
+
+impl OperationFailure {
+    /// `errorCode` when the error carries no SQL Server number: 50000, SQL Server's number for
+    /// an error without a system message.
+    pub(crate) const NO_NUMBER: i32 = 50000;
+    /// `errorSeverity`: 16, SQL Server's severity for errors the user can correct.
+    pub(crate) const SEVERITY: i32 = 16;
+
+    /// The failure of an operation from its error record (`None`: failed without one).
+    pub(crate) fn of(error: Option<&ErrorRecord>) -> Self {
+        let (code, message) = match error {
+            Some(e) => (e.code.as_str(), e.message.as_str()),
+            None => (
+                "InternalServerError",
+                "The operation failed without an error record.",
+            ),
+        };
+        let number = if code == "SqlRestoreError" {
+            sql_error_number(message)
+        } else {
+            None
+        };
+        OperationFailure {
+            code: number.unwrap_or(Self::NO_NUMBER),
+            description: format!("{code}: {message}"),
+            severity: Self::SEVERITY,
+            is_user_error: code != "InternalServerError",
+        }
+    }
+}
+
+/// The SQL Server error number in a `SqlRestoreError` message (`… with index {i} - {number}
+/// {text}`): the digits right after the first ` - `.
+fn sql_error_number(message: &str) -> Option<i32> {
+    let (_, rest) = message.split_once(" - ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
@@ -251,6 +321,9 @@ impl From<EngineError> for ApiError {
                 message,
             ),
             EngineError::OperationNotFound(id) => ApiError::operation_not_found(&id.to_string()),
+            EngineError::InstanceOperationNotFound { instance, id } => {
+                ApiError::instance_operation_not_found(&instance, &id.to_string())
+            }
             EngineError::Internal(detail) => {
                 let tracking_id = Uuid::new_v4();
                 tracing::error!(%tracking_id, %detail, "engine failed");
@@ -387,6 +460,60 @@ mod tests {
             body["error"]["message"]
                 .as_str()
                 .is_some_and(|m| m.contains(&id.to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn instance_operation_not_found_is_the_providers_404() {
+        let id = Uuid::parse_str("11111111-2222-3333-4444-555555555555").unwrap_or_default();
+        let e = EngineError::InstanceOperationNotFound {
+            instance: key(),
+            id,
+        };
+        let (status, headers, body) = wire(e.into()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers.get(FAILURE_CAUSE_HEADER), None);
+        assert_eq!(
+            body,
+            json!({"error":{"code":"ResourceNotFound","message":"The requested resource of type 'Microsoft.Sql/managedInstances/operations' with name '11111111-2222-3333-4444-555555555555' was not found on managed instance 'ps9666' under resource group 'ps7911'."}})
+        );
+    }
+
+    #[test]
+    fn operation_failures_carry_the_code_in_the_description() {
+        let checksum = ErrorRecord {
+            code: "FullBackupMissingChecksum".into(),
+            message: "Provided full backup is missing checksum. File: 'full.bak'.".into(),
+        };
+        assert_eq!(
+            OperationFailure::of(Some(&checksum)),
+            OperationFailure {
+                code: 50000,
+                description: "FullBackupMissingChecksum: Provided full backup is missing \
+                              checksum. File: 'full.bak'."
+                    .into(),
+                severity: 16,
+                is_user_error: true,
+            }
+        );
+        let restore = ErrorRecord {
+            code: "SqlRestoreError".into(),
+            message: "Non retriable error occurred while restoring backup with index 2 - 4305 \
+                      The log in this backup set begins at LSN 42."
+                .into(),
+        };
+        assert_eq!(OperationFailure::of(Some(&restore)).code, 4305);
+        let odd = ErrorRecord {
+            code: "SqlRestoreError".into(),
+            message: "no number - here".into(),
+        };
+        assert_eq!(OperationFailure::of(Some(&odd)).code, 50000);
+        let none = OperationFailure::of(None);
+        assert_eq!(none.code, 50000);
+        assert!(!none.is_user_error);
+        assert_eq!(
+            none.description,
+            "InternalServerError: The operation failed without an error record."
         );
     }
 

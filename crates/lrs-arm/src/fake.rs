@@ -30,6 +30,8 @@ struct FakeState {
     instances: Vec<Instance>,
     databases: Vec<Database>,
     operations: HashMap<Uuid, Operation>,
+    /// Operation ids in creation order (ties of `started_at` list the latest first).
+    created: Vec<Uuid>,
     starts: Vec<StartRestore>,
     completes: Vec<Option<String>>,
 }
@@ -132,6 +134,7 @@ impl FakeBackend {
             finished_at: (status != OperationStatus::InProgress).then(Utc::now),
         };
         s.operations.insert(op.id, op.clone());
+        s.created.push(op.id);
         op
     }
 
@@ -429,6 +432,45 @@ impl Backend for FakeBackend {
                 .get(&id)
                 .cloned()
                 .ok_or(EngineError::OperationNotFound(id))
+        })
+    }
+
+    fn instance_operations<'a>(
+        &'a self,
+        instance: &'a InstanceKey,
+    ) -> BoxFuture<'a, Result<Vec<Operation>, EngineError>> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            self.ensure_instance(&mut s, instance)?;
+            let mut ops: Vec<Operation> = s
+                .created
+                .iter()
+                .rev()
+                .filter_map(|id| s.operations.get(id))
+                .filter(|o| same(&o.instance, instance))
+                .cloned()
+                .collect();
+            ops.sort_by_key(|o| std::cmp::Reverse(o.started_at));
+            Ok(ops)
+        })
+    }
+
+    fn instance_operation<'a>(
+        &'a self,
+        instance: &'a InstanceKey,
+        id: Uuid,
+    ) -> BoxFuture<'a, Result<Operation, EngineError>> {
+        Box::pin(async move {
+            let mut s = self.lock();
+            let found = self.ensure_instance(&mut s, instance)?;
+            s.operations
+                .get(&id)
+                .filter(|o| same(&o.instance, &found.key))
+                .cloned()
+                .ok_or(EngineError::InstanceOperationNotFound {
+                    instance: found.key,
+                    id,
+                })
         })
     }
 

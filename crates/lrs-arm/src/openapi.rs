@@ -149,6 +149,17 @@ fn operation(route: Route, template: &str, operation_id: &str, summary: &str) ->
             put("201", response("Created", Some("ManagedInstance")));
         }
         Route::ListDatabases => put("200", response("Databases", Some("ManagedDatabaseList"))),
+        Route::ListInstanceOperations => put(
+            "200",
+            response(
+                "Operations, newest first",
+                Some("ManagedInstanceOperationList"),
+            ),
+        ),
+        Route::GetInstanceOperation => put(
+            "200",
+            response("The operation", Some("ManagedInstanceOperation")),
+        ),
         Route::GetDatabase => put("200", response("The database", Some("ManagedDatabase"))),
         Route::PutDatabase => {
             request_body = Some(
@@ -314,6 +325,27 @@ fn schemas() -> Value {
             "startTime": time, "endTime": time,
             "error": {"type": "object", "properties": {"code": string, "message": string}}}}),
     );
+    m.insert(
+        "ManagedInstanceOperation".into(),
+        json!({"type": "object", "properties": {
+            "id": string, "name": string,
+            "type": {"type": "string", "enum": ["Microsoft.Sql/managedInstances/operations"]},
+            "properties": {"type": "object", "properties": {
+                "managedInstanceName": string,
+                "operation": {"type": "string", "enum": [
+                    "CreateExternalManagedBackupRestoreV2Request",
+                    "ManagedDatabaseCompleteExternalRestore",
+                    "DropManagedDatabase", "CreateManagedDatabase"]},
+                "operationFriendlyName": string,
+                "percentComplete": {"type": "integer", "minimum": 0, "maximum": 100},
+                "startTime": time,
+                "state": {"type": "string", "enum": ["Pending", "InProgress", "Succeeded", "Failed", "CancelInProgress", "Cancelled"]},
+                "errorCode": int, "errorDescription": string, "errorSeverity": int,
+                "isUserError": {"type": "boolean"},
+                "description": string,
+                "isCancellable": {"type": "boolean"}}}}}),
+    );
+    m.insert("ManagedInstanceOperationList".into(), json!({"type": "object", "properties": {"value": {"type": "array", "items": schema_ref("ManagedInstanceOperation")}}}));
     m.insert("RestoreDetails".into(), json!({"type": "object", "properties": {
             "id": string, "name": {"type": "string", "enum": ["Default"]}, "type": string,
             "properties": {"oneOf": [

@@ -1,10 +1,12 @@
 //! JSON bodies of the ARM resources this front end serves (arm-contract §1.1, §1.6, §1.7).
 
-use lrs_store::{Database, Instance, InstanceKey};
+use lrs_store::{Database, Instance, InstanceKey, Operation, OperationKind, OperationStatus};
 use serde_json::{Map, Value, json};
 
+use crate::error::OperationFailure;
 use crate::json::timestamp;
-use crate::route::instance_id;
+use crate::lro::operation_name;
+use crate::route::{instance_id, instance_operation_id};
 
 /// Read-only or secret instance properties that a PUT may carry but that are never stored or
 /// echoed back.
@@ -93,6 +95,80 @@ pub(crate) fn database_body(database: &Database, key: &InstanceKey, name: &str) 
         "id": format!("{}/databases/{}", instance_id(key), name),
         "name": name,
         "type": "Microsoft.Sql/managedInstances/databases",
+    })
+}
+
+/// `operationFriendlyName` of an operation (ours: the real names of these operations are not
+/// published; the style is the spec example's `UPDATE MANAGED SERVER`).
+pub(crate) fn operation_friendly_name(kind: OperationKind) -> &'static str {
+    match kind {
+        OperationKind::StartRestore => "START LOG REPLAY MIGRATION",
+        OperationKind::CompleteRestore => "COMPLETE LOG REPLAY MIGRATION",
+        OperationKind::DropDatabase => "DROP MANAGED DATABASE",
+        OperationKind::CreateDatabase => "CREATE MANAGED DATABASE",
+    }
+}
+
+/// `description` of an operation (ours): what it did to which database, since one instance's
+/// list mixes its databases.
+fn operation_description(op: &Operation) -> String {
+    let db = &op.database_name;
+    match op.kind {
+        OperationKind::StartRestore => {
+            format!("Log replay migration of database '{db}' (createMode RestoreExternalBackup).")
+        }
+        OperationKind::CompleteRestore => {
+            format!("Cutover (completeRestore) of the log replay migration of database '{db}'.")
+        }
+        OperationKind::DropDatabase => {
+            format!("Drop of database '{db}' (stops its log replay migration, if any).")
+        }
+        OperationKind::CreateDatabase => format!("Creation of database '{db}'."),
+    }
+}
+
+/// `state` of a managed instance operation (the spec's `ManagementOperationState`, which
+/// spells `Cancelled` with two l's).
+fn management_state(status: OperationStatus) -> &'static str {
+    match status {
+        OperationStatus::InProgress => "InProgress",
+        OperationStatus::Succeeded => "Succeeded",
+        OperationStatus::Failed => "Failed",
+        OperationStatus::Canceled => "Cancelled",
+    }
+}
+
+/// A long-running operation as a managed instance operation (`az sql mi op list|show`); `key`
+/// gives the spelling of `id` and `managedInstanceName` (the caller's). `percentComplete` is 0
+/// while running and 100 once ended (ours); the error fields appear only on a failed one;
+/// nothing can be cancelled (the emulator has no cancel: a migration stops by dropping its
+/// database).
+pub(crate) fn instance_operation_body(op: &Operation, key: &InstanceKey) -> Value {
+    let ended = op.status != OperationStatus::InProgress;
+    let mut properties = json!({
+        "managedInstanceName": key.instance,
+        "operation": operation_name(op.kind),
+        "operationFriendlyName": operation_friendly_name(op.kind),
+        "percentComplete": if ended { 100 } else { 0 },
+        "startTime": timestamp(&op.started_at),
+        "state": management_state(op.status),
+        "description": operation_description(op),
+        "isCancellable": false,
+    });
+    if op.status == OperationStatus::Failed {
+        let failure = OperationFailure::of(op.error.as_ref());
+        if let Some(p) = properties.as_object_mut() {
+            p.insert("errorCode".into(), failure.code.into());
+            p.insert("errorDescription".into(), failure.description.into());
+            p.insert("errorSeverity".into(), failure.severity.into());
+            p.insert("isUserError".into(), failure.is_user_error.into());
+        }
+    }
+    json!({
+        "properties": properties,
+        "id": instance_operation_id(key, op.id),
+        "name": op.id.to_string(),
+        "type": "Microsoft.Sql/managedInstances/operations",
     })
 }
 
@@ -201,6 +277,99 @@ mod tests {
         let body = instance_body(&instance, &key("mi1"));
         assert_eq!(body["sku"]["name"], "GP_Gen5");
         assert_eq!(body["properties"]["state"], "Ready");
+    }
+
+    fn operation(kind: OperationKind, status: OperationStatus) -> Operation {
+        Operation {
+            id: uuid::Uuid::parse_str("11111111-2222-3333-4444-555555555555").unwrap_or_default(),
+            kind,
+            database_id: uuid::Uuid::nil(),
+            instance: InstanceKey::new("s1", "rg1", "mi1"),
+            database_name: "Orders".into(),
+            status,
+            error: None,
+            started_at: Utc
+                .with_ymd_and_hms(2026, 12, 6, 10, 0, 0)
+                .single()
+                .expect("valid date"),
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn a_running_start_is_an_in_progress_instance_operation() {
+        let op = operation(OperationKind::StartRestore, OperationStatus::InProgress);
+        assert_eq!(
+            instance_operation_body(&op, &key("MI1")),
+            json!({
+                "properties": {
+                    "managedInstanceName": "MI1",
+                    "operation": "CreateExternalManagedBackupRestoreV2Request",
+                    "operationFriendlyName": "START LOG REPLAY MIGRATION",
+                    "percentComplete": 0,
+                    "startTime": "2026-12-06T10:00:00Z",
+                    "state": "InProgress",
+                    "description": "Log replay migration of database 'Orders' (createMode RestoreExternalBackup).",
+                    "isCancellable": false
+                },
+                "id": "/subscriptions/s1/resourceGroups/Rg1/providers/Microsoft.Sql/managedInstances/MI1/operations/11111111-2222-3333-4444-555555555555",
+                "name": "11111111-2222-3333-4444-555555555555",
+                "type": "Microsoft.Sql/managedInstances/operations"
+            })
+        );
+    }
+
+    #[test]
+    fn a_failed_operation_has_the_error_fields_and_ended_ones_are_complete() {
+        let failed = Operation {
+            error: Some(lrs_store::ErrorRecord {
+                code: "FullBackupMissingChecksum".into(),
+                message: "Provided full backup is missing checksum. File: 'full.bak'.".into(),
+            }),
+            ..operation(OperationKind::StartRestore, OperationStatus::Failed)
+        };
+        let p = &instance_operation_body(&failed, &key("mi1"))["properties"];
+        assert_eq!(p["state"], "Failed");
+        assert_eq!(p["percentComplete"], 100);
+        assert_eq!(p["errorCode"], 50000);
+        assert_eq!(
+            p["errorDescription"],
+            "FullBackupMissingChecksum: Provided full backup is missing checksum. File: 'full.bak'."
+        );
+        assert_eq!(p["errorSeverity"], 16);
+        assert_eq!(p["isUserError"], true);
+
+        for (kind, status, name, friendly, state) in [
+            (
+                OperationKind::CompleteRestore,
+                OperationStatus::Succeeded,
+                "ManagedDatabaseCompleteExternalRestore",
+                "COMPLETE LOG REPLAY MIGRATION",
+                "Succeeded",
+            ),
+            (
+                OperationKind::DropDatabase,
+                OperationStatus::Succeeded,
+                "DropManagedDatabase",
+                "DROP MANAGED DATABASE",
+                "Succeeded",
+            ),
+            (
+                OperationKind::CreateDatabase,
+                OperationStatus::Canceled,
+                "CreateManagedDatabase",
+                "CREATE MANAGED DATABASE",
+                "Cancelled",
+            ),
+        ] {
+            let p = &instance_operation_body(&operation(kind, status), &key("mi1"))["properties"];
+            assert_eq!(p["operation"], name);
+            assert_eq!(p["operationFriendlyName"], friendly);
+            assert_eq!(p["state"], state);
+            assert_eq!(p["percentComplete"], 100);
+            assert!(p.get("errorCode").is_none(), "{kind:?}");
+            assert!(p.get("isUserError").is_none(), "{kind:?}");
+        }
     }
 
     #[test]

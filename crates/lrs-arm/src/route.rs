@@ -65,6 +65,28 @@ impl DatabasePath {
     }
 }
 
+/// A management operation of a managed instance, as named in a request path
+/// (`…/managedInstances/{mi}/operations/{operationId}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceOperationPath {
+    /// Its instance.
+    pub instance: InstancePath,
+    /// Operation id (the same GUID as in the polling URLs).
+    pub id: Uuid,
+}
+
+impl InstanceOperationPath {
+    /// The ARM resource id, in the caller's spelling of the names.
+    pub fn id(&self) -> String {
+        instance_operation_id(&self.instance.key(), self.id)
+    }
+}
+
+/// The ARM resource id of a managed instance operation.
+pub(crate) fn instance_operation_id(key: &InstanceKey, id: Uuid) -> String {
+    format!("{}/operations/{id}", instance_id(key))
+}
+
 /// Which family of operation URLs (arm-contract §1.2, §1.4, §1.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationFamily {
@@ -173,6 +195,10 @@ pub enum ArmOperation {
     PutInstance(InstancePath),
     /// `GET …/managedInstances/{mi}/databases`.
     ListDatabases(InstancePath),
+    /// `GET …/managedInstances/{mi}/operations` (`az sql mi op list`).
+    ListInstanceOperations(InstancePath),
+    /// `GET …/managedInstances/{mi}/operations/{operationId}` (`az sql mi op show`).
+    GetInstanceOperation(InstanceOperationPath),
     /// `GET …/databases/{db}`.
     GetDatabase(DatabasePath),
     /// `PUT …/databases/{db}` (LRS start or plain create).
@@ -253,6 +279,10 @@ routes! {
     PutInstance,
     /// See [`ArmOperation::ListDatabases`].
     ListDatabases,
+    /// See [`ArmOperation::ListInstanceOperations`].
+    ListInstanceOperations,
+    /// See [`ArmOperation::GetInstanceOperation`].
+    GetInstanceOperation,
     /// See [`ArmOperation::GetDatabase`].
     GetDatabase,
     /// See [`ArmOperation::PutDatabase`].
@@ -355,6 +385,17 @@ impl Route {
                 &[DATABASES],
                 "List the databases of a managed instance",
             ),
+            Route::ListInstanceOperations => (
+                "GET",
+                &[INSTANCE_OPERATIONS],
+                "List the management operations of a managed instance (its databases' log \
+                 replay start, cutover, drop and create), newest first",
+            ),
+            Route::GetInstanceOperation => (
+                "GET",
+                &[INSTANCE_OPERATION],
+                "Get one management operation of a managed instance",
+            ),
             Route::GetDatabase => ("GET", &[DATABASE], "Get a managed database"),
             Route::PutDatabase => (
                 "PUT",
@@ -453,6 +494,8 @@ impl Route {
 
 const INSTANCE: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}";
 const DATABASES: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}/databases";
+const INSTANCE_OPERATIONS: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}/operations";
+const INSTANCE_OPERATION: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}/operations/{operationId}";
 const DATABASE: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}/databases/{databaseName}";
 const RESTORE_DETAILS: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}/databases/{databaseName}/restoreDetails/{restoreDetailsName}";
 const COMPLETE: &str = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Sql/managedInstances/{managedInstanceName}/databases/{databaseName}/completeRestore";
@@ -480,6 +523,8 @@ impl ArmOperation {
             ArmOperation::GetInstance(_) => Route::GetInstance,
             ArmOperation::PutInstance(_) => Route::PutInstance,
             ArmOperation::ListDatabases(_) => Route::ListDatabases,
+            ArmOperation::ListInstanceOperations(_) => Route::ListInstanceOperations,
+            ArmOperation::GetInstanceOperation(_) => Route::GetInstanceOperation,
             ArmOperation::GetDatabase(_) => Route::GetDatabase,
             ArmOperation::PutDatabase(_) => Route::PutDatabase,
             ArmOperation::DeleteDatabase(_) => Route::DeleteDatabase,
@@ -504,7 +549,9 @@ impl ArmOperation {
             ArmOperation::GetInstance(p)
             | ArmOperation::PutInstance(p)
             | ArmOperation::ListDatabases(p)
+            | ArmOperation::ListInstanceOperations(p)
             | ArmOperation::AdminFailover(p) => Some(&p.subscription),
+            ArmOperation::GetInstanceOperation(p) => Some(&p.instance.subscription),
             ArmOperation::GetDatabase(p)
             | ArmOperation::PutDatabase(p)
             | ArmOperation::DeleteDatabase(p)
@@ -735,6 +782,20 @@ fn provider_routes(
         ],
         (Some(rg), ["managedinstances", _, "databases"]) => {
             vec![(Method::GET, ArmOperation::ListDatabases(instance(rg, s[1])))]
+        }
+        (Some(rg), ["managedinstances", _, "operations"]) => vec![(
+            Method::GET,
+            ArmOperation::ListInstanceOperations(instance(rg, s[1])),
+        )],
+        (Some(rg), ["managedinstances", _, "operations", _]) => {
+            let instance = instance(rg, s[1]);
+            // An id that is not a GUID names no operation: the same 404 as an unknown one.
+            let id = Uuid::parse_str(s[3])
+                .map_err(|_| ApiError::instance_operation_not_found(&instance.key(), s[3]))?;
+            vec![(
+                Method::GET,
+                ArmOperation::GetInstanceOperation(InstanceOperationPath { instance, id }),
+            )]
         }
         (Some(rg), ["managedinstances", _, "databases", _]) => {
             let db = database(rg, s[1], s[3]);
@@ -975,6 +1036,65 @@ mod tests {
                 )
             ),
             ArmOperation::ListDatabases(mi("rg1", "mi1"))
+        );
+    }
+
+    #[test]
+    fn instance_operations_list_and_get() {
+        let base = format!(
+            "/subscriptions/{SUB}/resourceGroups/Rg1/providers/Microsoft.Sql/managedInstances/MI1"
+        );
+        assert_eq!(
+            ok(
+                Method::GET,
+                &format!("{base}/operations?api-version=2024-11-01-preview")
+            ),
+            ArmOperation::ListInstanceOperations(mi("Rg1", "MI1"))
+        );
+        let id = "68971faf-1111-2222-3333-444444444444";
+        let expected = ArmOperation::GetInstanceOperation(InstanceOperationPath {
+            instance: mi("Rg1", "MI1"),
+            id: Uuid::parse_str(id).unwrap_or_default(),
+        });
+        assert_eq!(
+            ok(
+                Method::GET,
+                &format!("{base}/OPERATIONS/{id}/?api-version=2024-11-01-preview")
+            ),
+            expected
+        );
+        let ArmOperation::GetInstanceOperation(path) = expected else {
+            panic!("not an instance operation")
+        };
+        assert_eq!(path.id(), format!("{base}/operations/{id}"));
+        let e = err(
+            Method::GET,
+            &format!("{base}/operations/not-a-guid?api-version=2024-11-01-preview"),
+        );
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(e.code(), "ResourceNotFound");
+        assert!(e.message().contains("'not-a-guid'"));
+        assert!(e.message().contains("'MI1'"));
+        assert_eq!(
+            err(
+                Method::PUT,
+                &format!("{base}/operations?api-version=2024-11-01-preview")
+            )
+            .status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        // Cancel is not served.
+        assert_eq!(
+            err(
+                Method::POST,
+                &format!("{base}/operations/{id}/cancel?api-version=2024-11-01-preview")
+            )
+            .code(),
+            "InvalidResourceType"
+        );
+        assert_eq!(
+            err(Method::GET, &format!("{base}/operations")).code(),
+            "MissingApiVersionParameter"
         );
     }
 

@@ -50,8 +50,13 @@ pub(crate) fn check(operation: &ArmOperation, api_version: Option<&str>) -> Resu
         ArmOperation::ListInstancesBySubscription { .. } => true,
         ArmOperation::GetInstance(path)
         | ArmOperation::PutInstance(path)
-        | ArmOperation::ListDatabases(path) => {
+        | ArmOperation::ListDatabases(path)
+        | ArmOperation::ListInstanceOperations(path) => {
             check_instance(path)?;
+            true
+        }
+        ArmOperation::GetInstanceOperation(path) => {
+            check_instance(&path.instance)?;
             true
         }
         ArmOperation::PutDatabase(path) => {

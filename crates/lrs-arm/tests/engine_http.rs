@@ -235,6 +235,53 @@ async fn az_autocomplete_start_wait_show_and_stop() {
     assert_eq!(header(&headers, "x-ms-failure-cause"), "gateway");
     assert_eq!(body["error"]["code"], "ResourceNotFound");
 
+    // The instance's operations: the drop, then the start (newest first), both ended; show one.
+    let ops_url = format!(
+        "{}/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Sql/managedInstances/mi1/operations",
+        e.base
+    );
+    let (status, _, ops) = e.send(e.client.get(format!("{ops_url}?{API}"))).await;
+    assert_eq!(status, StatusCode::OK, "{ops}");
+    let listed: Vec<(String, String, i64)> = ops["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .map(|o| {
+            let p = &o["properties"];
+            (
+                p["operation"].as_str().unwrap_or_default().to_string(),
+                p["state"].as_str().unwrap_or_default().to_string(),
+                p["percentComplete"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "DropManagedDatabase".to_string(),
+                "Succeeded".to_string(),
+                100
+            ),
+            (
+                "CreateExternalManagedBackupRestoreV2Request".to_string(),
+                "Succeeded".to_string(),
+                100
+            ),
+        ]
+    );
+    let start_id = ops["value"][1]["name"].as_str().expect("name").to_string();
+    assert_eq!(done["name"], start_id.as_str());
+    let (status, _, op) = e
+        .send(e.client.get(format!("{ops_url}/{start_id}?{API}")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{op}");
+    assert_eq!(op["properties"]["managedInstanceName"], "mi1");
+    assert_eq!(
+        op["properties"]["description"],
+        "Log replay migration of database 'Sales' (createMode RestoreExternalBackup)."
+    );
+
     e.engine.shutdown();
     e.server.shutdown().await;
 }

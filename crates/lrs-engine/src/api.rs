@@ -161,6 +161,14 @@ pub enum EngineError {
         /// Message.
         message: String,
     },
+    /// No operation with this id on this managed instance (unknown, or another instance's).
+    #[error("operation {id} was not found on {instance:?}")]
+    InstanceOperationNotFound {
+        /// The instance asked about.
+        instance: InstanceKey,
+        /// The operation id asked for.
+        id: uuid::Uuid,
+    },
     /// The emulator itself failed (store, target); 500.
     #[error("internal error: {0}")]
     Internal(String),

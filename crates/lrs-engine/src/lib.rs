@@ -776,6 +776,38 @@ impl Engine {
         cleared
     }
 
+    /// The long-running operations of a managed instance (start, cutover, drop and create of its
+    /// databases, dropped ones included), newest first. An unknown instance is created on first
+    /// use unless the engine is strict (then `InstanceNotFound`).
+    pub async fn instance_operations(
+        &self,
+        instance: &InstanceKey,
+    ) -> Result<Vec<Operation>, EngineError> {
+        let instance = self.instance(instance).await?;
+        Ok(self
+            .ctx
+            .store
+            .list_instance_operations(&instance.key)
+            .await?)
+    }
+
+    /// One operation of a managed instance; `InstanceOperationNotFound` when there is no such
+    /// operation or it acted on another instance.
+    pub async fn instance_operation(
+        &self,
+        instance: &InstanceKey,
+        id: Uuid,
+    ) -> Result<Operation, EngineError> {
+        let instance = self.instance(instance).await?;
+        match self.ctx.store.get_operation(id).await? {
+            Some(op) if same_instance(&op.instance, &instance.key) => Ok(op),
+            _ => Err(EngineError::InstanceOperationNotFound {
+                instance: instance.key,
+                id,
+            }),
+        }
+    }
+
     /// Emulate a system-managed software update now. Under `lrs-2021` the update is held off
     /// for each job's 47-hour window and stops jobs past it; under `ga` running jobs are
     /// suspended and resumed ("resumable restore"). Returns the number of jobs affected.
@@ -818,12 +850,7 @@ impl Engine {
             let Some(database) = self.ctx.store.get_database_by_id(job.database_id).await? else {
                 continue;
             };
-            if database.instance.subscription.to_lowercase()
-                != instance.key.subscription.to_lowercase()
-                || database.instance.resource_group.to_lowercase()
-                    != instance.key.resource_group.to_lowercase()
-                || database.instance.instance.to_lowercase() != instance.key.instance.to_lowercase()
-            {
+            if !same_instance(&database.instance, &instance.key) {
                 continue;
             }
             affected += 1;
@@ -854,4 +881,11 @@ impl Engine {
         }
         Ok(affected)
     }
+}
+
+/// Whether two keys name the same instance (names compare case-insensitively, as in ARM).
+fn same_instance(a: &InstanceKey, b: &InstanceKey) -> bool {
+    a.subscription.to_lowercase() == b.subscription.to_lowercase()
+        && a.resource_group.to_lowercase() == b.resource_group.to_lowercase()
+        && a.instance.to_lowercase() == b.instance.to_lowercase()
 }

@@ -85,6 +85,10 @@ pub const CASES: &[Case] = &[
         run: |s| Box::pin(operations_lifecycle(s)),
     },
     Case {
+        name: "operations_of_an_instance_newest_first",
+        run: |s| Box::pin(operations_of_an_instance_newest_first(s)),
+    },
+    Case {
         name: "timestamps_round_trip_at_microsecond_precision",
         run: |s| Box::pin(timestamps_round_trip_at_microsecond_precision(s)),
     },
@@ -1163,6 +1167,112 @@ pub async fn operations_lifecycle(store: Arc<dyn Store>) {
     assert_eq!(
         store.list_open_operations(d.id).await.expect("open"),
         vec![same_time]
+    );
+}
+
+/// The operations of an instance: its own only (any spelling of its key, dropped databases
+/// included), newest first, ties in creation order reversed, finished ones as finished.
+pub async fn operations_of_an_instance_newest_first(store: Arc<dyn Store>) {
+    let mi = key(SUB, "RG-One", "MI-Alpha");
+    let other_mi = key(SUB, "RG-One", "MI-Beta");
+    let other_rg = key(SUB, "RG-Two", "MI-Alpha");
+    let d = sample_database(&mi, "Orders");
+    store.create_database(&d).await.expect("create");
+    // The same instance spelled differently by a later request.
+    let shouted = sample_database(&key(&SUB.to_lowercase(), "rg-one", "MI-ALPHA"), "Stock");
+
+    let start = Operation {
+        started_at: at(10),
+        ..sample_operation(&d, OperationKind::StartRestore)
+    };
+    let complete = Operation {
+        started_at: at(60),
+        ..sample_operation(&d, OperationKind::CompleteRestore)
+    };
+    let drop_first = Operation {
+        started_at: at(90),
+        ..sample_operation(&shouted, OperationKind::DropDatabase)
+    };
+    let drop_second = Operation {
+        started_at: at(90),
+        ..sample_operation(&d, OperationKind::DropDatabase)
+    };
+    let elsewhere = Operation {
+        started_at: at(70),
+        ..sample_operation(
+            &sample_database(&other_mi, "Orders"),
+            OperationKind::StartRestore,
+        )
+    };
+    let other_group = Operation {
+        started_at: at(80),
+        ..sample_operation(
+            &sample_database(&other_rg, "Orders"),
+            OperationKind::StartRestore,
+        )
+    };
+    for operation in [
+        &complete,
+        &start,
+        &elsewhere,
+        &drop_first,
+        &other_group,
+        &drop_second,
+    ] {
+        store.create_operation(operation).await.expect("create");
+    }
+    let error = ErrorRecord {
+        code: "FullBackupMissingChecksum".into(),
+        message: "Provided full backup is missing checksum.".into(),
+    };
+    store
+        .finish_operation(
+            start.id,
+            OperationStatus::Failed,
+            Some(error.clone()),
+            at(20),
+        )
+        .await
+        .expect("finish");
+    store.delete_database(d.id).await.expect("delete");
+    let failed_start = Operation {
+        status: OperationStatus::Failed,
+        error: Some(error),
+        finished_at: Some(at(20)),
+        ..start
+    };
+    let expected = vec![drop_second, drop_first, complete, failed_start];
+    assert_eq!(
+        store.list_instance_operations(&mi).await.expect("list"),
+        expected
+    );
+    assert_eq!(
+        store
+            .list_instance_operations(&key(&SUB.to_lowercase(), "rg-ONE", "mi-alpha"))
+            .await
+            .expect("list"),
+        expected
+    );
+    assert_eq!(
+        store
+            .list_instance_operations(&other_mi)
+            .await
+            .expect("list"),
+        vec![elsewhere]
+    );
+    assert_eq!(
+        store
+            .list_instance_operations(&other_rg)
+            .await
+            .expect("list"),
+        vec![other_group]
+    );
+    assert_eq!(
+        store
+            .list_instance_operations(&key(SUB, "RG-One", "MI-Gamma"))
+            .await
+            .expect("list"),
+        Vec::<Operation>::new()
     );
 }
 

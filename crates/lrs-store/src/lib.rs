@@ -524,6 +524,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Operations of a database still InProgress, oldest first.
     fn list_open_operations(&self, database_id: Uuid)
     -> BoxFuture<'_, StoreResult<Vec<Operation>>>;
+    /// Operations on an instance (matched case-insensitively, whatever spelling each operation
+    /// was started with), newest first: by `started_at` descending, then latest created first.
+    /// Operations of dropped databases are included.
+    fn list_instance_operations(
+        &self,
+        instance: &InstanceKey,
+    ) -> BoxFuture<'_, StoreResult<Vec<Operation>>>;
     /// Finish an operation (status, error, finished_at); a finished operation stays as it was.
     /// `NotFound` when there is no such operation; `status` must not be `InProgress`.
     fn finish_operation(

@@ -669,10 +669,12 @@ macro_rules! impl_store {
                 operation: &Operation,
             ) -> StoreResult<()> {
                 let (error_code, error_message) = codec::error_columns(operation.error.as_ref());
+                let key = FoldedKey::of(&operation.instance);
                 let result = sqlx::query(
                     "INSERT INTO operations (id, kind, database_id, subscription, resource_group, \
                      instance_name, database_name, status, error_code, error_message, started_at, \
-                     finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     finished_at, subscription_key, resource_group_key, instance_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(Self::id(operation.id))
                 .bind(operation.kind.as_str())
@@ -686,6 +688,9 @@ macro_rules! impl_store {
                 .bind(error_message)
                 .bind(Self::ts(operation.started_at))
                 .bind(Self::ts_opt(operation.finished_at))
+                .bind(&key.subscription)
+                .bind(&key.resource_group)
+                .bind(&key.instance)
                 .execute(&mut **tx)
                 .await;
                 match result {
@@ -719,6 +724,24 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(|e| backend("listing open operations", e))?;
+                rows.iter().map(codec::operation).collect()
+            }
+
+            async fn list_instance_operations_impl(
+                &self,
+                instance: InstanceKey,
+            ) -> StoreResult<Vec<Operation>> {
+                let key = FoldedKey::of(&instance);
+                let rows = sqlx::query(sql(format!(
+                    "{OPERATION_SELECT} WHERE subscription_key = $1 AND resource_group_key = $2 \
+                     AND instance_key = $3 ORDER BY started_at DESC, seq DESC"
+                )))
+                .bind(&key.subscription)
+                .bind(&key.resource_group)
+                .bind(&key.instance)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend("listing the operations of an instance", e))?;
                 rows.iter().map(codec::operation).collect()
             }
 
@@ -941,6 +964,13 @@ macro_rules! impl_store {
                 database_id: Uuid,
             ) -> BoxFuture<'_, StoreResult<Vec<Operation>>> {
                 Box::pin(self.list_open_operations_impl(database_id))
+            }
+
+            fn list_instance_operations(
+                &self,
+                instance: &InstanceKey,
+            ) -> BoxFuture<'_, StoreResult<Vec<Operation>>> {
+                Box::pin(self.list_instance_operations_impl(instance.clone()))
             }
 
             fn finish_operation(

@@ -63,6 +63,7 @@ conformance_tests!(
     many_files_list_in_name_order,
     restore_history,
     operations_lifecycle,
+    operations_of_an_instance_newest_first,
     timestamps_round_trip_at_microsecond_precision,
 );
 

@@ -3,6 +3,7 @@
 mod admin;
 mod databases;
 mod identity;
+mod instance_operations;
 mod instances;
 mod operations;
 mod plumbing;
@@ -49,6 +50,8 @@ pub(crate) async fn handle(
         ArmOperation::GetInstance(path) => instances::get(state, &path).await,
         ArmOperation::PutInstance(path) => instances::put(state, ctx, &path).await,
         ArmOperation::ListDatabases(path) => databases::list(state, &path).await,
+        ArmOperation::ListInstanceOperations(path) => instance_operations::list(state, &path).await,
+        ArmOperation::GetInstanceOperation(path) => instance_operations::get(state, &path).await,
         ArmOperation::GetDatabase(path) => databases::get(state, &path).await,
         ArmOperation::PutDatabase(path) => databases::put(state, ctx, &path).await,
         ArmOperation::DeleteDatabase(path) => databases::delete(state, ctx, &path).await,

@@ -1192,3 +1192,240 @@ async fn bad_names_control_characters_and_api_versions_are_400s_that_start_nothi
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
 }
+
+/// The operation id of the 202 that `reply` is, read from its status URL.
+async fn operation_id(h: &Harness, reply: &Reply) -> Uuid {
+    let async_url = reply.local_url("azure-asyncoperation");
+    let status = h.call(Method::GET, &async_url, None).await;
+    Uuid::parse_str(status.body["name"].as_str().unwrap_or_default()).expect("operation id")
+}
+
+#[tokio::test]
+async fn instance_operations_list_and_show_the_migration_steps() {
+    let h = harness();
+    let ops_url = format!("{}/operations?{API}", mi_path("rg1", "mi1"));
+    // A new instance has no operations.
+    let r = h.call(Method::GET, &ops_url, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"value": []}));
+
+    let start = h
+        .call(
+            Method::PUT,
+            &format!("{}?{API}", db_path("db1")),
+            Some(az_start_body()),
+        )
+        .await;
+    assert_eq!(start.status, StatusCode::ACCEPTED);
+    let start_id = operation_id(&h, &start).await;
+    let failed = h
+        .call(
+            Method::PUT,
+            &format!("{}?{API}", db_path("db2")),
+            Some(az_start_body()),
+        )
+        .await;
+    let failed_id = operation_id(&h, &failed).await;
+    h.fake.finish(
+        failed_id,
+        OperationStatus::Failed,
+        Some(ErrorRecord {
+            code: "FullBackupMissingChecksum".into(),
+            message: "Provided full backup is missing checksum. File: 'full.bak'.".into(),
+        }),
+    );
+
+    // In the caller's spelling of the instance (MI1), newest first.
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/operations?{API}", mi_path("RG1", "MI1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let value = r.body["value"].as_array().cloned().unwrap_or_default();
+    assert_eq!(value.len(), 2);
+    let failed_body = &value[0];
+    assert_eq!(failed_body["name"], failed_id.to_string());
+    assert_eq!(
+        failed_body["id"],
+        format!("{}/operations/{failed_id}", mi_path("RG1", "MI1"))
+    );
+    assert_eq!(
+        failed_body["type"],
+        "Microsoft.Sql/managedInstances/operations"
+    );
+    assert_eq!(
+        failed_body["properties"],
+        json!({
+            "managedInstanceName": "MI1",
+            "operation": "CreateExternalManagedBackupRestoreV2Request",
+            "operationFriendlyName": "START LOG REPLAY MIGRATION",
+            "percentComplete": 100,
+            "startTime": failed_body["properties"]["startTime"],
+            "state": "Failed",
+            "errorCode": 50000,
+            "errorDescription": "FullBackupMissingChecksum: Provided full backup is missing checksum. File: 'full.bak'.",
+            "errorSeverity": 16,
+            "isUserError": true,
+            "description": "Log replay migration of database 'db2' (createMode RestoreExternalBackup).",
+            "isCancellable": false
+        })
+    );
+    assert!(
+        failed_body["properties"]["startTime"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(value[1]["name"], start_id.to_string());
+    assert_eq!(value[1]["properties"]["state"], "InProgress");
+    assert_eq!(value[1]["properties"]["percentComplete"], 0);
+    assert!(value[1]["properties"].get("errorCode").is_none());
+
+    // Cutover and stop appear too; show gives one by id.
+    let complete = h
+        .call(
+            Method::POST,
+            &format!("{}/completeRestore?{API}", db_path("db1")),
+            Some(json!({"lastBackupName": "log2.trn"})),
+        )
+        .await;
+    assert_eq!(complete.status, StatusCode::ACCEPTED);
+    let complete_id = operation_id(&h, &complete).await;
+    h.fake.finish(complete_id, OperationStatus::Succeeded, None);
+    let drop = h
+        .call(Method::DELETE, &format!("{}?{API}", db_path("db2")), None)
+        .await;
+    assert_eq!(drop.status, StatusCode::ACCEPTED);
+    let r = h.call(Method::GET, &ops_url, None).await;
+    let names: Vec<&str> = r.body["value"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|o| o["properties"]["operation"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        [
+            "DropManagedDatabase",
+            "ManagedDatabaseCompleteExternalRestore",
+            "CreateExternalManagedBackupRestoreV2Request",
+            "CreateExternalManagedBackupRestoreV2Request"
+        ]
+    );
+
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/operations/{complete_id}?{API}", mi_path("rg1", "mi1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["name"], complete_id.to_string());
+    assert_eq!(r.body["properties"]["state"], "Succeeded");
+    assert_eq!(r.body["properties"]["percentComplete"], 100);
+    assert_eq!(
+        r.body["properties"]["operationFriendlyName"],
+        "COMPLETE LOG REPLAY MIGRATION"
+    );
+    // The cutover also ended the start.
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/operations/{start_id}?{API}", mi_path("rg1", "mi1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["properties"]["state"], "Succeeded");
+}
+
+#[tokio::test]
+async fn instance_operation_of_another_instance_or_unknown_is_a_404() {
+    let h = harness();
+    let start = h
+        .call(
+            Method::PUT,
+            &format!("{}?{API}", db_path("db1")),
+            Some(az_start_body()),
+        )
+        .await;
+    let id = operation_id(&h, &start).await;
+    let other = format!("{}/operations/{id}?{API}", mi_path("rg1", "mi2"));
+    let r = h.call(Method::GET, &other, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.header("x-ms-failure-cause"), None);
+    assert_eq!(
+        r.body["error"],
+        json!({"code":"ResourceNotFound","message":format!("The requested resource of type 'Microsoft.Sql/managedInstances/operations' with name '{id}' was not found on managed instance 'mi2' under resource group 'rg1'.")})
+    );
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/operations?{API}", mi_path("rg1", "mi2")),
+            None,
+        )
+        .await;
+    assert_eq!(r.body, json!({"value": []}));
+
+    let unknown = Uuid::new_v4();
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/operations/{unknown}?{API}", mi_path("rg1", "mi1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&unknown.to_string()) && m.contains("'mi1'"))
+    );
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{}/operations/not-a-guid?{API}", mi_path("rg1", "mi1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["error"]["code"], "ResourceNotFound");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'not-a-guid'"))
+    );
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("{}/operations/{id}?{API}", mi_path("rg1", "mi1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn instance_operations_of_a_missing_instance_are_the_gateway_404() {
+    let h = harness_with(FakeBackend::strict(), settings());
+    for path in [
+        format!("{}/operations?{API}", mi_path("ps7911", "ps9666")),
+        format!(
+            "{}/operations/{}?{API}",
+            mi_path("ps7911", "ps9666"),
+            Uuid::new_v4()
+        ),
+    ] {
+        let r = h.call(Method::GET, &path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.header("x-ms-failure-cause"), Some("gateway"));
+        assert_eq!(
+            r.body,
+            json!({"error":{"code":"ResourceNotFound","message":"The Resource 'Microsoft.Sql/managedInstances/ps9666' under resource group 'ps7911' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"}})
+        );
+    }
+}

@@ -198,6 +198,12 @@ impl Store for CountingStore {
     ) -> BoxFuture<'_, StoreResult<Vec<Operation>>> {
         self.inner.list_open_operations(database_id)
     }
+    fn list_instance_operations(
+        &self,
+        instance: &InstanceKey,
+    ) -> BoxFuture<'_, StoreResult<Vec<Operation>>> {
+        self.inner.list_instance_operations(instance)
+    }
     fn finish_operation(
         &self,
         id: Uuid,
