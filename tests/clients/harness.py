@@ -68,7 +68,6 @@ class Services:
             "CLIENTS_SUBSCRIPTION",
             "CLIENTS_WORK",
             "CLIENTS_AZ",
-            "CLIENTS_STABLE_PYTHON",
             "AZURE_CONFIG_DIR",
             "REQUESTS_CA_BUNDLE",
         ]

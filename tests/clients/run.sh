@@ -7,10 +7,11 @@
 # (a temporary AZURE_CONFIG_DIR with a cloud whose ARM and AAD endpoints are the emulator:
 # arm-contract.md §5.1), runs pytest on this folder, and stops everything it started.
 #
-#   tests/clients/setup.sh    # once: the clients into tests/clients/.venv and .venv-stable
+#   tests/clients/setup.sh    # once: the clients into tests/clients/.venv, .venv-stable, .venv-old, .venv-newest
 #   tests/clients/run.sh      # extra arguments go to pytest, e.g. -k continuous -x
 #
-# Under CI (CI=true) a missing tool is an error; elsewhere the suite is skipped with a message.
+# Under CI (CI=true) a missing tool is an error; elsewhere the suite is skipped with a message
+# (a missing SDK venv other than .venv skips only that SDK's test).
 # LRS_CLIENTS_KEEP=1 keeps the scratch folder (server log, data) for a look afterwards.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,13 +28,29 @@ unavailable() {
   exit 0
 }
 
-stable_venv="${LRS_CLIENTS_STABLE_VENV:-$here/.venv-stable}"
 installed() { # venv requirements-file: installed from exactly this file by setup.sh
   [ -x "$1/bin/python" ] &&
     [ "$(cat "$1/.requirements.sha256" 2>/dev/null)" = "$(sha256sum "$2" | cut -d' ' -f1)" ]
 }
-installed "$venv" "$here/requirements.txt" && installed "$stable_venv" "$here/requirements-stable.txt" ||
-  unavailable "the Python clients in $venv and $stable_venv are missing or out of date (run tests/clients/setup.sh)"
+installed "$venv" "$here/requirements.txt" ||
+  unavailable "the Python clients in $venv are missing or out of date (run tests/clients/setup.sh)"
+# The other azure-mgmt-sql releases, one venv each, for test_sdk_versions.py: the test reads the
+# python from the variable. A missing venv is an error under CI; elsewhere the variable is
+# empty and only that release's test is skipped.
+sdk_venv() { # variable venv requirements-file
+  if installed "$2" "$3"; then
+    export "$1=$2/bin/python"
+  elif [ -n "$ci" ]; then
+    echo "error: $2 is missing or out of date (run tests/clients/setup.sh)" >&2
+    exit 1
+  else
+    echo "warning: $2 is missing or out of date (run tests/clients/setup.sh): its SDK test is skipped" >&2
+    export "$1="
+  fi
+}
+sdk_venv CLIENTS_STABLE_PYTHON "${LRS_CLIENTS_STABLE_VENV:-$here/.venv-stable}" "$here/requirements-stable.txt"
+sdk_venv CLIENTS_OLD_PYTHON "${LRS_CLIENTS_OLD_VENV:-$here/.venv-old}" "$here/requirements-old.txt"
+sdk_venv CLIENTS_NEWEST_PYTHON "${LRS_CLIENTS_NEWEST_VENV:-$here/.venv-newest}" "$here/requirements-newest.txt"
 command -v azurite-blob >/dev/null 2>&1 ||
   unavailable "azurite-blob is not installed (scripts/services/azurite.sh install)"
 py="$venv/bin/python"
@@ -137,7 +154,6 @@ export CLIENTS_CERT="$cert"
 export CLIENTS_AZURITE="http://127.0.0.1:$azurite_port"
 export CLIENTS_WORK="$work"
 export CLIENTS_AZ="$venv/bin/az"
-export CLIENTS_STABLE_PYTHON="$stable_venv/bin/python"
 export REQUESTS_CA_BUNDLE="$cert"   # az, MSAL and azure-core trust the emulator's certificate
 export AZURE_CONFIG_DIR="$work/az"  # an isolated az profile
 export AZURE_CORE_ONLY_SHOW_ERRORS=true

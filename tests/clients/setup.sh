@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Install the real clients of tests/clients into two virtualenvs, so the system Python stays
-# clean:
+# Install the real clients of tests/clients into virtualenvs, so the system Python stays clean
+# (each azure-mgmt-sql release needs its own: azure-cli pins 4.0.0b22):
 #   .venv         requirements.txt: azure-cli 2.91.0 (with azure-mgmt-sql 4.0.0b22),
 #                 azure-storage-blob, pytest (~1.5 min, ~750 MB);
-#   .venv-stable  requirements-stable.txt: azure-mgmt-sql 4.0.0, the latest stable SDK (~10 s).
+#   .venv-stable  requirements-stable.txt: azure-mgmt-sql 4.0.0, the latest stable SDK (~10 s);
+#   .venv-old     requirements-old.txt: azure-mgmt-sql 3.0.1, the old restore-details shape (~10 s);
+#   .venv-newest  requirements-newest.txt: azure-mgmt-sql 5.0.0b2, the newest SDK (~10 s).
 # .ci/run calls this; developers run it once. A venv whose requirements file has not changed
 # since it was installed is left alone.
 #
 #   tests/clients/setup.sh
-#   LRS_CLIENTS_VENV=/path LRS_CLIENTS_STABLE_VENV=/path2 tests/clients/setup.sh   # elsewhere
+#   LRS_CLIENTS_VENV=/p LRS_CLIENTS_STABLE_VENV=/p2 LRS_CLIENTS_OLD_VENV=/p3 \
+#     LRS_CLIENTS_NEWEST_VENV=/p4 tests/clients/setup.sh   # elsewhere
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${PYTHON:-python3}"
@@ -42,3 +45,5 @@ install_venv() { # venv requirements-file
 
 install_venv "${LRS_CLIENTS_VENV:-$here/.venv}" "$here/requirements.txt"
 install_venv "${LRS_CLIENTS_STABLE_VENV:-$here/.venv-stable}" "$here/requirements-stable.txt"
+install_venv "${LRS_CLIENTS_OLD_VENV:-$here/.venv-old}" "$here/requirements-old.txt"
+install_venv "${LRS_CLIENTS_NEWEST_VENV:-$here/.venv-newest}" "$here/requirements-newest.txt"

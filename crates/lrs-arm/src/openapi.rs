@@ -96,7 +96,7 @@ fn operation(route: Route, template: &str, operation_id: &str, summary: &str) ->
         .collect();
     if route.requires_api_version() {
         parameters.push(json!({"name": "api-version", "in": "query", "required": true,
-            "description": "Any version is accepted; restoreDetails answers in the old shape for versions dated before 2022-02-01.",
+            "description": "restoreDetails answers in the shape the spec defines for the exact version: old for stable versions up to 2023-08-01 and previews before 2022-02-01-preview, new otherwise (docs/engine.md).",
             "schema": {"type": "string"}}));
     }
     let mut request_body = None;
@@ -349,7 +349,7 @@ fn schemas() -> Value {
     m.insert("RestoreDetails".into(), json!({"type": "object", "properties": {
             "id": string, "name": {"type": "string", "enum": ["Default"]}, "type": string,
             "properties": {"oneOf": [
-                {"title": "api-version >= 2022-02-01", "type": "object", "properties": {
+                {"title": "new shape: previews from 2022-02-01-preview, stable from 2025-01-01", "type": "object", "properties": {
                     "type": {"type": "string", "enum": ["LRSRestore"]}, "status": string, "blockReason": string,
                     "lastUploadedFileName": string, "lastUploadedFileTime": time,
                     "lastRestoredFileName": string, "lastRestoredFileTime": time,
@@ -361,7 +361,7 @@ fn schemas() -> Value {
                     "diffBackupSets": {"type": "array", "items": backup_set},
                     "logBackupSets": {"type": "array", "items": backup_set},
                     "unrestorableFiles": {"type": "array", "items": {"type": "object", "properties": {"name": string}}}}},
-                {"title": "api-version < 2022-02-01", "type": "object", "properties": {
+                {"title": "old shape: stable up to 2023-08-01, previews before 2022-02-01-preview", "type": "object", "properties": {
                     "status": string, "blockReason": string, "currentRestoringFileName": string,
                     "lastRestoredFileName": string, "lastRestoredFileTime": time,
                     "percentCompleted": {"type": "number", "format": "double"},

@@ -1,12 +1,18 @@
 //! The body of `GET …/restoreDetails/Default`, in the shape the caller's api-version expects
 //! (arm-contract §1.3).
 //!
-//! * New shape (api-version dated 2022-02-01 or later): `type: "LRSRestore"`, integer
-//!   `percentCompleted`, the counters, the three backup-set lists and `unrestorableFiles` as
-//!   `[{"name": …}]`.
-//! * Old shape (dated 2021-11-01 or earlier): no `type`, a double `percentCompleted`,
-//!   `unrestorableFiles` as plain strings, and only the fields the old spec has. azure-mgmt-sql
-//!   3.0.1 fails to deserialize the new shape.
+//! * New shape: `type: "LRSRestore"`, integer `percentCompleted`, the counters, the three
+//!   backup-set lists and `unrestorableFiles` as `[{"name": …}]`.
+//! * Old shape: no `type`, a double `percentCompleted`, `unrestorableFiles` as plain strings,
+//!   and exactly the other fields the old schema has (`status`, `blockReason`,
+//!   `currentRestoringFileName`, `lastRestoredFileName`/`Time`, `lastUploadedFileName`/`Time`,
+//!   `numberOfFilesDetected`). azure-mgmt-sql 3.0.1 misreads the new shape (each
+//!   `{"name": …}` becomes the text of a Python dict in its `unrestorable_files: [str]`).
+//!
+//! Which version has which shape is the spec's, per exact version ([`SPEC_SHAPES`]): the
+//! stable line kept the old schema through 2023-08-01 while the previews switched at
+//! 2022-02-01-preview, so a date alone does not decide it. Versions not in the table follow
+//! our rule ([`DetailsShape::for_api_version`]).
 //!
 //! Absent values are omitted, never `null`, as the real service does.
 
@@ -15,26 +21,82 @@ use serde_json::{Map, Value, json};
 
 use crate::json::timestamp;
 
-/// The first api-version (by date) that gets the new shape.
-const NEW_SHAPE_SINCE: &str = "2022-02-01";
-
 /// Which restore-details shape an api-version gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetailsShape {
-    /// ≤ 2021-11-01.
+    /// `ManagedDatabaseRestoreDetailsProperties` without `type` (double `percentCompleted`,
+    /// string `unrestorableFiles`).
     Old,
-    /// ≥ 2022-02-01-preview.
+    /// The schema with `type`, the counters and the backup-set lists.
     New,
 }
 
+/// Every `Microsoft.Sql` api-version whose spec has `ManagedDatabaseRestoreDetails.json`, with
+/// the shape of its `ManagedDatabaseRestoreDetailsProperties`, read from
+/// `specification/sql/resource-manager/Microsoft.Sql/{stable,preview}/<version>/ManagedDatabaseRestoreDetails.json`
+/// in Azure/azure-rest-api-specs. 2026-08-01-preview is not in that repository's classic
+/// layout; its shape is the one azure-mgmt-sql 5.0.0b2 (which sends it) deserializes.
+pub const SPEC_SHAPES: &[(&str, DetailsShape)] = &[
+    // Stable.
+    ("2021-11-01", DetailsShape::Old),
+    ("2023-08-01", DetailsShape::Old),
+    ("2025-01-01", DetailsShape::New),
+    // Previews.
+    ("2020-02-02-preview", DetailsShape::Old),
+    ("2020-08-01-preview", DetailsShape::Old),
+    ("2020-11-01-preview", DetailsShape::Old),
+    ("2021-02-01-preview", DetailsShape::Old),
+    ("2021-05-01-preview", DetailsShape::Old),
+    ("2021-08-01-preview", DetailsShape::Old),
+    ("2021-11-01-preview", DetailsShape::Old),
+    ("2022-02-01-preview", DetailsShape::New),
+    ("2022-05-01-preview", DetailsShape::New),
+    ("2022-08-01-preview", DetailsShape::New),
+    ("2022-11-01-preview", DetailsShape::New),
+    ("2023-02-01-preview", DetailsShape::New),
+    ("2023-05-01-preview", DetailsShape::New),
+    ("2023-08-01-preview", DetailsShape::New),
+    ("2024-05-01-preview", DetailsShape::New),
+    ("2024-11-01-preview", DetailsShape::New),
+    ("2025-02-01-preview", DetailsShape::New),
+    ("2026-08-01-preview", DetailsShape::New),
+];
+
+/// Our rule for versions not in [`SPEC_SHAPES`]: the first stable version with the new shape.
+const FIRST_NEW_STABLE: &str = "2025-01-01";
+/// Our rule for versions not in [`SPEC_SHAPES`]: the first preview date with the new shape.
+const FIRST_NEW_PREVIEW: &str = "2022-02-01";
+
 impl DetailsShape {
-    /// The shape for an api-version, compared by its `YYYY-MM-DD` date part (`-preview` does not
-    /// matter). A version that does not start with a date gets the new shape.
+    /// The shape for an api-version: the spec's for a version in [`SPEC_SHAPES`]; otherwise
+    /// our rule, which extends the table's two lines:
+    ///
+    /// * a stable version (a bare `YYYY-MM-DD`) is old before 2025-01-01, new from it on;
+    /// * a version with a suffix after the date (`-preview`, `-privatepreview`, …) is old
+    ///   before 2022-02-01, new from it on;
+    /// * anything that does not start with a date gets the new shape.
     pub fn for_api_version(api_version: &str) -> Self {
-        match date_part(api_version) {
-            Some(date) if date < NEW_SHAPE_SINCE => DetailsShape::Old,
-            _ => DetailsShape::New,
-        }
+        SPEC_SHAPES
+            .iter()
+            .find(|(v, _)| *v == api_version)
+            .map_or_else(|| shape_by_rule(api_version), |(_, shape)| *shape)
+    }
+}
+
+/// The rule for versions the spec table does not list (see [`DetailsShape::for_api_version`]).
+fn shape_by_rule(api_version: &str) -> DetailsShape {
+    let Some(date) = date_part(api_version) else {
+        return DetailsShape::New;
+    };
+    let first_new = if api_version.len() == date.len() {
+        FIRST_NEW_STABLE
+    } else {
+        FIRST_NEW_PREVIEW
+    };
+    if date < first_new {
+        DetailsShape::Old
+    } else {
+        DetailsShape::New
     }
 }
 
@@ -239,30 +301,147 @@ mod tests {
         }
     }
 
+    /// The fields of the old `ManagedDatabaseRestoreDetailsProperties` (stable 2021-11-01 and
+    /// 2023-08-01, previews up to 2021-11-01-preview), all of them.
+    const OLD_SCHEMA_FIELDS: &[&str] = &[
+        "status",
+        "currentRestoringFileName",
+        "lastRestoredFileName",
+        "lastRestoredFileTime",
+        "percentCompleted",
+        "unrestorableFiles",
+        "numberOfFilesDetected",
+        "lastUploadedFileName",
+        "lastUploadedFileTime",
+        "blockReason",
+    ];
+
+    /// Every version in `versions` gets `shape`.
+    fn assert_shape(shape: DetailsShape, versions: &[&str]) {
+        for v in versions {
+            assert_eq!(DetailsShape::for_api_version(v), shape, "{v}");
+        }
+    }
+
     #[test]
-    fn shape_is_chosen_by_the_date_part() {
-        for v in [
-            "2019-06-01-preview",
-            "2020-02-02-preview",
-            "2020-11-01-preview",
-            "2021-05-01-preview",
-            "2021-11-01",
-            "2021-11-01-preview",
+    fn stable_versions_have_the_spec_shape() {
+        // 2023-08-01 keeps the old shape though every preview since 2022-02-01 has the new.
+        for (v, shape) in [
+            ("2021-11-01", DetailsShape::Old),
+            ("2023-08-01", DetailsShape::Old),
+            ("2023-08-01-preview", DetailsShape::New),
+            ("2025-01-01", DetailsShape::New),
         ] {
-            assert_eq!(DetailsShape::for_api_version(v), DetailsShape::Old, "{v}");
+            assert_eq!(DetailsShape::for_api_version(v), shape, "{v}");
         }
-        for v in [
-            "2022-02-01-preview",
-            "2022-05-01-preview",
-            "2022-08-01-preview",
-            "2023-08-01",
-            "2024-11-01-preview",
-            "2025-01-01",
-            "latest",
-            "",
-        ] {
-            assert_eq!(DetailsShape::for_api_version(v), DetailsShape::New, "{v}");
+    }
+
+    #[test]
+    fn preview_versions_have_the_spec_shape() {
+        assert_shape(
+            DetailsShape::Old,
+            &[
+                "2020-02-02-preview",
+                "2020-08-01-preview",
+                "2020-11-01-preview",
+                "2021-02-01-preview",
+                "2021-05-01-preview",
+                "2021-08-01-preview",
+                "2021-11-01-preview",
+            ],
+        );
+        assert_shape(
+            DetailsShape::New,
+            &[
+                "2022-02-01-preview",
+                "2022-05-01-preview",
+                "2022-08-01-preview",
+                "2022-11-01-preview",
+                "2023-02-01-preview",
+                "2023-05-01-preview",
+                "2023-08-01-preview",
+                "2024-05-01-preview",
+                "2024-11-01-preview",
+                "2025-02-01-preview",
+                "2026-08-01-preview",
+            ],
+        );
+    }
+
+    #[test]
+    fn unknown_versions_follow_the_rule() {
+        assert_shape(
+            DetailsShape::Old,
+            &[
+                "2019-06-01-preview",
+                "2017-03-01-preview",
+                "2022-01-15-preview",
+                "2021-12-01-privatepreview",
+                "2022-06-01",
+                "2024-12-31",
+            ],
+        );
+        assert_shape(
+            DetailsShape::New,
+            &[
+                "2022-03-01-preview",
+                "2025-06-01-preview",
+                "2027-01-01-preview",
+                "2025-06-01",
+                "2026-01-01",
+                "latest",
+                "",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_rule_agrees_with_every_version_in_the_table() {
+        // The rule is the table's two lines extended; a spec version it would get wrong
+        // would be a sign the rule no longer fits.
+        for (v, shape) in SPEC_SHAPES {
+            assert_eq!(shape_by_rule(v), *shape, "{v}");
         }
+    }
+
+    #[test]
+    fn the_body_follows_the_exact_version() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi/databases/db/restoreDetails/Default";
+        for (v, shape) in SPEC_SHAPES {
+            let body = restore_details_body(&details(), v, id);
+            let p = &body["properties"];
+            match shape {
+                DetailsShape::Old => {
+                    assert!(p.get("type").is_none(), "{v}");
+                    assert!(p["percentCompleted"].is_f64(), "{v}");
+                    assert_eq!(p["unrestorableFiles"], json!(["ImageFile.JPG"]), "{v}");
+                }
+                DetailsShape::New => {
+                    assert_eq!(p["type"], "LRSRestore", "{v}");
+                    assert!(p["percentCompleted"].is_u64(), "{v}");
+                    assert_eq!(
+                        p["unrestorableFiles"],
+                        json!([{"name": "ImageFile.JPG"}]),
+                        "{v}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn old_shape_has_exactly_the_old_schema_fields() {
+        let mut d = details();
+        d.block_reason = Some("blocked".into());
+        let p = restore_details_properties(&d, DetailsShape::Old);
+        let mut keys: Vec<&str> = p
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        let mut want = OLD_SCHEMA_FIELDS.to_vec();
+        want.sort_unstable();
+        assert_eq!(keys, want);
     }
 
     #[test]
