@@ -476,3 +476,82 @@ def test_the_101st_concurrent_restore_on_an_instance_is_refused(services, storag
         "TooManyConcurrentRestores",
         message,
     )
+
+
+def test_system_database_names_are_reserved(services, storage, sql):
+    container = storage.container()
+    message = "Cannot use reserved database name in this operation."
+    expect_http_error(
+        lambda: sql.managed_databases.begin_create_or_update(
+            RESOURCE_GROUP, INSTANCE, "msdb", lrs_body(storage, container, "msdb"), polling=False
+        ),
+        400, "CannotUseReservedDatabaseName", message,
+    )
+    expect_http_error(
+        lambda: sql.managed_databases.begin_create_or_update(
+            RESOURCE_GROUP, INSTANCE, "TempDB", ManagedDatabase(location="westeurope"),
+            polling=False,
+        ),
+        400, "CannotUseReservedDatabaseName", message,
+    )
+
+
+def test_complete_refuses_an_unknown_database_and_a_non_ascii_name(services, storage, sql):
+    missing = unique("missing")
+    expect_http_error(
+        lambda: sql.managed_databases.begin_complete_restore(
+            RESOURCE_GROUP, INSTANCE, missing,
+            CompleteDatabaseRestoreDefinition(last_backup_name="log.trn"),
+        ).result(timeout=60),
+        404, "ResourceDoesNotExist",
+        f"Resource with the name '{missing}' does not exist. To continue, specify a valid "
+        "resource name.",
+    )
+    db = unique("cutname")
+    container = storage.container()
+    sql.managed_databases.begin_create_or_update(
+        RESOURCE_GROUP, INSTANCE, db, lrs_body(storage, container, db), polling=False
+    ).result()
+    expect_http_error(
+        lambda: sql.managed_databases.begin_complete_restore(
+            RESOURCE_GROUP, INSTANCE, db,
+            CompleteDatabaseRestoreDefinition(last_backup_name="lög.trn"),
+        ).result(timeout=60),
+        400, "InvalidDatabaseCompleteRestoreRequestLastBackupName", "The last backup name is invalid",
+    )
+    sql.managed_databases.begin_delete(RESOURCE_GROUP, INSTANCE, db).result(timeout=60)
+
+
+def test_the_ga_profile_refuses_a_101st_database_on_an_instance(services, storage, second_server):
+    server = second_server("--profile", "ga", "--poll-interval", "30")
+    sql = sql_client(services, base_url=server.arm, connection_verify=str(server.cert))
+    instance = "mi-db-limit"
+    for i in range(99):
+        sql.managed_databases.begin_create_or_update(
+            RESOURCE_GROUP, instance, f"plain{i:03}", ManagedDatabase(location="westeurope"),
+            polling=False,
+        ).result()
+    container = storage.container()
+    sql.managed_databases.begin_create_or_update(
+        RESOURCE_GROUP, instance, "lrs099", lrs_body(storage, container, "lrs099"), polling=False
+    ).result()
+    assert len(list(sql.managed_databases.list_by_instance(RESOURCE_GROUP, instance))) == 100
+    message = "Maximum number of databases for SQL Database Managed Instance reached."
+    expect_http_error(
+        lambda: sql.managed_databases.begin_create_or_update(
+            RESOURCE_GROUP, instance, "lrs100", lrs_body(storage, container, "lrs100"),
+            polling=False,
+        ),
+        400, "DatabaseNumberLimitReached", message,
+    )
+    expect_http_error(
+        lambda: sql.managed_databases.begin_create_or_update(
+            RESOURCE_GROUP, instance, "plain100", ManagedDatabase(location="westeurope"),
+            polling=False,
+        ),
+        400, "DatabaseNumberLimitReached", message,
+    )
+    sql.managed_databases.begin_delete(RESOURCE_GROUP, instance, "plain000").result(timeout=60)
+    sql.managed_databases.begin_create_or_update(
+        RESOURCE_GROUP, instance, "lrs100", lrs_body(storage, container, "lrs100"), polling=False
+    ).result()
