@@ -303,10 +303,7 @@ fn sql_error_number(message: &str) -> Option<i32> {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::BadRequest { code, message } => ApiError::bad_request(code, message),
-            EngineError::Conflict { code, message } => {
-                ApiError::new(StatusCode::CONFLICT, code, message)
-            }
+            EngineError::Refused(refusal) => crate::refusals::to_wire(refusal),
             EngineError::InstanceNotFound(key) => ApiError::instance_not_found(&key),
             EngineError::DatabaseNotFound { instance, name } => {
                 ApiError::database_not_found(&instance, &name)
@@ -361,6 +358,7 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use lrs_engine::Refusal;
 
     fn key() -> InstanceKey {
         InstanceKey {
@@ -385,15 +383,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bad_request_and_conflict_keep_code_and_message() {
-        let (status, headers, body) = wire(
-            EngineError::bad_request(
-                "MissingStorageContainerUri",
-                "Missing storage container URI",
-            )
-            .into(),
-        )
-        .await;
+    async fn refusals_and_injected_faults_keep_code_status_and_message() {
+        let (status, headers, body) = wire(EngineError::Refused(Refusal::MissingUri).into()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
@@ -406,15 +397,19 @@ mod tests {
         assert!(headers.get(FAILURE_CAUSE_HEADER).is_none());
 
         let (status, _, body) = wire(
-            EngineError::Conflict {
-                code: "ConflictingDatabaseOperation",
-                message: "busy".into(),
+            EngineError::Injected {
+                status: 404,
+                code: "ResourceDoesNotExist",
+                message: "gone".into(),
             }
             .into(),
         )
         .await;
-        assert_eq!(status, StatusCode::CONFLICT);
-        assert_eq!(body["error"]["code"], "ConflictingDatabaseOperation");
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body,
+            json!({"error":{"code":"ResourceDoesNotExist","message":"gone"}})
+        );
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::Utc;
-use lrs_engine::{EngineError, RestoreDetails, StartRestore, UnrestorableFile};
+use lrs_engine::{EngineError, Refusal, RestoreDetails, StartRestore, UnrestorableFile};
 use lrs_store::{
     Database, DatabaseStatus, ErrorRecord, Instance, InstanceKey, Operation, OperationKind,
     OperationStatus,
@@ -168,10 +168,10 @@ impl FakeBackend {
     ) -> Result<Database, EngineError> {
         self.ensure_instance(s, key)?;
         if Self::find_db(s, key, name).is_ok() {
-            return Err(EngineError::bad_request(
-                "ManagedDatabaseNameInUse",
-                format!("Database '{name}' already exists. Choose a different database name."),
-            ));
+            return Err(Refusal::NameInUse {
+                database: name.to_string(),
+            }
+            .into());
         }
         let db = Database {
             id: Uuid::new_v4(),
@@ -286,10 +286,7 @@ impl Backend for FakeBackend {
             let mut s = self.lock();
             s.starts.push(request.clone());
             if request.storage_uri.is_none() {
-                return Err(EngineError::bad_request(
-                    "MissingStorageContainerUri",
-                    "Missing storage container URI",
-                ));
+                return Err(Refusal::MissingUri.into());
             }
             let db = self.new_db(
                 &mut s,
@@ -363,10 +360,7 @@ impl Backend for FakeBackend {
             let s = self.lock();
             let db = Self::find_db(&s, instance, name)?;
             if !db.created_by_lrs {
-                return Err(EngineError::bad_request(
-                    "RestoreDetailsNotAvailableOrExpired",
-                    "Requested restore details are not available, or have expired.",
-                ));
+                return Err(Refusal::DetailsNotAvailable.into());
             }
             Ok(sample_details())
         })
@@ -383,11 +377,8 @@ impl Backend for FakeBackend {
             s.completes.push(last_backup_name.clone());
             let db = Self::find_db(&s, instance, name)?;
             if last_backup_name.is_none() {
-                // What the engine answers (its codes::complete_missing_name).
-                return Err(EngineError::bad_request(
-                    "InvalidDatabaseCompleteRestoreRequest",
-                    "The complete database restore request is invalid",
-                ));
+                // What the engine answers: the same domain refusal, worded by the ARM layer.
+                return Err(Refusal::CompleteMissingName.into());
             }
             Ok(Self::new_op(
                 &mut s,

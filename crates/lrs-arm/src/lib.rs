@@ -29,6 +29,7 @@ mod json;
 mod lro;
 mod middleware;
 pub mod openapi;
+mod refusals;
 mod resources;
 pub mod restore_details;
 pub mod route;

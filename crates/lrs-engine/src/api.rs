@@ -118,25 +118,96 @@ pub struct RestoreDetails {
     pub unrestorable_files: Vec<UnrestorableFile>,
 }
 
-/// Why the engine refused a request; the ARM layer turns each into its envelope.
+/// Why the engine refuses a request, in the domain's terms. The ARM layer alone turns each into
+/// the real service's code and message (a 400); the engine holds no wire text for them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The instance already has a database of this name.
+    #[error("database {database:?} already exists")]
+    NameInUse {
+        /// The name asked for.
+        database: String,
+    },
+    /// A system database's name (`master`, `model`, `msdb`, `tempdb`).
+    #[error("reserved database name")]
+    ReservedName,
+    /// The instance holds the profile's maximum of databases.
+    #[error("the instance holds its maximum of databases")]
+    DatabaseLimit,
+    /// No storage container URI.
+    #[error("no storage container URI")]
+    MissingUri,
+    /// SAS authentication without a token.
+    #[error("no SAS token")]
+    MissingSas,
+    /// A start request the engine cannot use; `reason` says why.
+    #[error("invalid start request: {reason}")]
+    InvalidStart {
+        /// What is wrong, for the message.
+        reason: String,
+    },
+    /// Autocomplete without `lastBackupName`.
+    #[error("autocomplete without a last backup name")]
+    AutocompleteMissingName,
+    /// A SAS token or storage location LRS refuses before starting.
+    #[error("storage refused: {reason}")]
+    StorageRefused {
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// The instance runs its maximum of concurrent restores.
+    #[error("{limit} concurrent restores on instance {instance}")]
+    TooManyOnInstance {
+        /// Instance name.
+        instance: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The subscription runs its maximum of concurrent restores.
+    #[error("{limit} concurrent restores in subscription {subscription}")]
+    TooManyInSubscription {
+        /// Subscription id.
+        subscription: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// Restore details of a database that is not an LRS migration.
+    #[error("no restore details")]
+    DetailsNotAvailable,
+    /// A cutover without `lastBackupName`.
+    #[error("cutover without a last backup name")]
+    CompleteMissingName,
+    /// A cutover naming a file that is not the last one restored.
+    #[error("{given} is not the last restored file {last}")]
+    NotLastRestored {
+        /// The name given.
+        given: String,
+        /// The last restored file.
+        last: String,
+    },
+    /// A cutover before anything was restored.
+    #[error("nothing restored yet")]
+    NotStarted,
+    /// A second cutover.
+    #[error("cutover already requested")]
+    AlreadySignaled,
+    /// A cutover of a database that is not restoring.
+    #[error("the database is not restoring")]
+    NotRestoring,
+    /// An admin fault request that makes no sense; `detail` says why.
+    #[error("invalid fault request: {detail}")]
+    InvalidFault {
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Why the engine could not serve a request; the ARM layer turns each into its envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
-    /// The real service answers 400 with this code and message.
-    #[error("{code}: {message}")]
-    BadRequest {
-        /// ARM error code.
-        code: &'static str,
-        /// Message.
-        message: String,
-    },
-    /// The real service answers 409 with this code and message.
-    #[error("{code}: {message}")]
-    Conflict {
-        /// ARM error code.
-        code: &'static str,
-        /// Message.
-        message: String,
-    },
+    /// The request is refused (the real service's 400s).
+    #[error(transparent)]
+    Refused(Refusal),
     /// No such managed instance (ARM gateway 404).
     #[error("managed instance {0:?} was not found")]
     InstanceNotFound(InstanceKey),
@@ -174,13 +245,9 @@ pub enum EngineError {
     Internal(String),
 }
 
-impl EngineError {
-    /// A 400 with the given code and message.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        EngineError::BadRequest {
-            code,
-            message: message.into(),
-        }
+impl From<Refusal> for EngineError {
+    fn from(r: Refusal) -> Self {
+        EngineError::Refused(r)
     }
 }
 

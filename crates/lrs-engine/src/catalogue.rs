@@ -730,8 +730,9 @@ mod tests {
         }
     }
 
-    /// Every code the engine writes is in the catalogue: a string literal in codes.rs that looks
-    /// like an error code must be an entry.
+    /// Every code the engine records for a failed job is in the catalogue: a string literal in
+    /// codes.rs that looks like an error code must be an entry (the refusals' codes are checked
+    /// where they are worded, in lrs-arm).
     #[test]
     fn every_code_the_engine_raises_is_catalogued() {
         let source = include_str!("codes.rs");
@@ -750,6 +751,6 @@ mod tests {
                 );
             }
         }
-        assert!(seen >= 25, "only {seen} codes found in codes.rs");
+        assert!(seen >= 15, "only {seen} codes found in codes.rs");
     }
 }

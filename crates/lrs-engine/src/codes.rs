@@ -1,151 +1,100 @@
-//! The real service's error codes and messages (arm-contract.md §3.2), in one place. Where
-//! the real service's text is not known, the message is ours and says so in its doc comment.
+//! Constructors of the engine's refusals (typed; worded by the ARM layer) and of the records
+//! of failed jobs (the real service's codes and messages, arm-contract.md §3.2, as the store
+//! keeps them). Where the real service's text is not known, the message is ours and says so.
 
 use lrs_store::ErrorRecord;
 
-use crate::api::EngineError;
+use crate::api::{EngineError, Refusal};
 
-/// `ManagedDatabaseNameInUse` (spec message).
+// Refusals: the domain's reasons; crates/lrs-arm/src/refusals.rs words them for the wire.
+
 pub(crate) fn name_in_use(database: &str) -> EngineError {
-    EngineError::bad_request(
-        "ManagedDatabaseNameInUse",
-        format!("Database '{database}' already exists. Choose a different database name."),
-    )
+    Refusal::NameInUse {
+        database: database.to_string(),
+    }
+    .into()
 }
 
-/// `CannotUseReservedDatabaseName` (spec message): a system database's name.
 pub(crate) fn reserved_name() -> EngineError {
-    EngineError::bad_request(
-        "CannotUseReservedDatabaseName",
-        "Cannot use reserved database name in this operation.",
-    )
+    Refusal::ReservedName.into()
 }
 
-/// `DatabaseNumberLimitReached` (spec message).
 pub(crate) fn database_limit() -> EngineError {
-    EngineError::bad_request(
-        "DatabaseNumberLimitReached",
-        "Maximum number of databases for SQL Database Managed Instance reached.",
-    )
+    Refusal::DatabaseLimit.into()
 }
 
-/// `MissingStorageContainerUri` (spec message).
 pub(crate) fn missing_uri() -> EngineError {
-    EngineError::bad_request(
-        "MissingStorageContainerUri",
-        "Missing storage container URI",
-    )
+    Refusal::MissingUri.into()
 }
 
-/// `MissingStorageContainerSasToken` (spec message).
 pub(crate) fn missing_sas() -> EngineError {
-    EngineError::bad_request(
-        "MissingStorageContainerSasToken",
-        "Missing storage container SAS token",
-    )
+    Refusal::MissingSas.into()
 }
 
-/// `InvalidDatabaseCreateOrUpdateRequest` (spec message, with the reason appended).
 pub(crate) fn invalid_create(reason: &str) -> EngineError {
-    EngineError::bad_request(
-        "InvalidDatabaseCreateOrUpdateRequest",
-        format!(
-            "The request body for the create or update database operation is invalid. {reason}"
-        ),
-    )
+    Refusal::InvalidStart {
+        reason: reason.to_string(),
+    }
+    .into()
 }
 
-/// `AutoCompleteMissingLastBackupName` (spec message).
 pub(crate) fn autocomplete_missing_name() -> EngineError {
-    EngineError::bad_request(
-        "AutoCompleteMissingLastBackupName",
-        "Auto complete restore request must have lastBackupName parameter provided.",
-    )
+    Refusal::AutocompleteMissingName.into()
 }
 
-/// `BlobStorageFailure` for a SAS token LRS refuses before starting. The real service does not
-/// document its text for these cases ("LRS won't start"); the message names the rule.
 pub(crate) fn sas_refused(reason: &str) -> EngineError {
-    EngineError::bad_request(
-        "BlobStorageFailure",
-        format!("Blob storage failure has occurred. {reason}"),
-    )
+    Refusal::StorageRefused {
+        reason: reason.to_string(),
+    }
+    .into()
 }
 
-/// Our code for the 101st concurrent restore on an instance (the real code is not published;
-/// the limit and its wording come from the docs: "up to 100 simultaneous restore processes per
-/// single managed instance").
 pub(crate) fn too_many_on_instance(instance: &str, limit: u64) -> EngineError {
-    EngineError::bad_request(
-        "TooManyConcurrentRestores",
-        format!(
-            "Log Replay Service supports up to {limit} simultaneous restore processes per managed \
-             instance; managed instance '{instance}' already runs {limit}."
-        ),
-    )
+    Refusal::TooManyOnInstance {
+        instance: instance.to_string(),
+        limit,
+    }
+    .into()
 }
 
-/// Our code for the 151st concurrent restore in a subscription under the GA profile.
 pub(crate) fn too_many_in_subscription(subscription: &str, limit: u64) -> EngineError {
-    EngineError::bad_request(
-        "TooManyConcurrentRestores",
-        format!(
-            "Log Replay Service supports up to {limit} parallel restores per subscription; \
-             subscription '{subscription}' already runs {limit}."
-        ),
-    )
+    Refusal::TooManyInSubscription {
+        subscription: subscription.to_string(),
+        limit,
+    }
+    .into()
 }
 
-/// `RestoreDetailsNotAvailableOrExpired` (real, recorded).
 pub(crate) fn details_not_available() -> EngineError {
-    EngineError::bad_request(
-        "RestoreDetailsNotAvailableOrExpired",
-        "Requested restore details are not available, or have expired.",
-    )
+    Refusal::DetailsNotAvailable.into()
 }
 
-/// `InvalidDatabaseCompleteRestoreRequest` for a complete without `lastBackupName`.
 pub(crate) fn complete_missing_name() -> EngineError {
-    EngineError::bad_request(
-        "InvalidDatabaseCompleteRestoreRequest",
-        "The complete database restore request is invalid",
-    )
+    Refusal::CompleteMissingName.into()
 }
 
-/// `RequiredBackupIsNotLastRestored`, in the wording the real service printed.
 pub(crate) fn not_last_restored(given: &str, last: &str) -> EngineError {
-    EngineError::bad_request(
-        "RequiredBackupIsNotLastRestored",
-        format!(
-            "Migration cannot be completed because provided backup file name '{given}' should \
-             be the last restore backup file '{last}'."
-        ),
-    )
+    Refusal::NotLastRestored {
+        given: given.to_string(),
+        last: last.to_string(),
+    }
+    .into()
 }
 
-/// `ExternalBackupRestoreHasNotBeenStarted` (spec message).
 pub(crate) fn not_started() -> EngineError {
-    EngineError::bad_request(
-        "ExternalBackupRestoreHasNotBeenStarted",
-        "The restore request can only be completed once the restore has started.",
-    )
+    Refusal::NotStarted.into()
 }
 
-/// `ExternalBackupAlreadySignaledToComplete` (spec message).
 pub(crate) fn already_signaled() -> EngineError {
-    EngineError::bad_request(
-        "ExternalBackupAlreadySignaledToComplete",
-        "The restore request has already been signaled to complete.",
-    )
+    Refusal::AlreadySignaled.into()
 }
 
-/// `ManagedDatabaseNotInRestoringState` (spec message).
 pub(crate) fn not_restoring() -> EngineError {
-    EngineError::bad_request(
-        "ManagedDatabaseNotInRestoringState",
-        "Managed database is not in Restoring state.",
-    )
+    Refusal::NotRestoring.into()
 }
+
+// Job failures: recorded with the code and message the API shows, because the record is what
+// the store keeps for every node and restart (docs/errors.md, "Where the wording lives").
 
 /// Every job error goes through here, and from here to the store and the API: the one place
 /// where a SAS signature quoted by a storage error is redacted.

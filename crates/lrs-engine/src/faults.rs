@@ -110,10 +110,10 @@ pub struct Faults {
 }
 
 fn invalid(detail: impl std::fmt::Display) -> EngineError {
-    EngineError::bad_request(
-        "InvalidFaultRequest",
-        format!("The fault request is invalid. {detail}"),
-    )
+    crate::api::Refusal::InvalidFault {
+        detail: detail.to_string(),
+    }
+    .into()
 }
 
 /// The catalogue message with its placeholders filled for `database` on `instance`.
@@ -361,7 +361,7 @@ mod tests {
             .inject(fail("NoSuchCode", FaultTarget::Next, true))
             .expect_err("unknown");
         assert!(
-            matches!(&err, EngineError::BadRequest { code: "InvalidFaultRequest", message } if message.contains("'NoSuchCode' is not a code")),
+            matches!(&err, EngineError::Refused(crate::api::Refusal::InvalidFault { detail }) if detail.contains("'NoSuchCode' is not a code")),
             "{err:?}"
         );
         let mut no_code = fail("x", FaultTarget::Next, true);

@@ -34,7 +34,9 @@ use lrs_target::Target;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-pub use api::{BackupSetDetails, EngineError, RestoreDetails, StartRestore, UnrestorableFile};
+pub use api::{
+    BackupSetDetails, EngineError, Refusal, RestoreDetails, StartRestore, UnrestorableFile,
+};
 pub use clock::{Clock, ScaledClock};
 pub use profile::{Expiry, Profile};
 

@@ -4,7 +4,7 @@
 mod support;
 
 use lrs_engine::faults::{FaultEffect, FaultTarget, InjectFault};
-use lrs_engine::{EngineError, Profile};
+use lrs_engine::{EngineError, Profile, Refusal};
 use lrs_store::OperationStatus;
 use support::{Harness, chain, instance, restore_counts, stage, upload};
 
@@ -172,13 +172,7 @@ async fn injected_refusals_answer_the_start_and_the_cutover_once() {
         .await
         .expect_err("the real check now");
     assert!(
-        matches!(
-            err,
-            EngineError::BadRequest {
-                code: "ExternalBackupRestoreHasNotBeenStarted",
-                ..
-            }
-        ),
+        matches!(err, EngineError::Refused(Refusal::NotStarted)),
         "{err:?}"
     );
 }
@@ -187,10 +181,7 @@ async fn injected_refusals_answer_the_start_and_the_cutover_once() {
 async fn system_database_names_are_reserved() {
     let h = Harness::new(Profile::lrs_2021(), 1.0).await;
     let folder = h.folder("empty");
-    let reserved = EngineError::bad_request(
-        "CannotUseReservedDatabaseName",
-        "Cannot use reserved database name in this operation.",
-    );
+    let reserved = EngineError::Refused(Refusal::ReservedName);
     let err = h
         .engine
         .start_restore(h.start_request("msdb", &folder, None))
@@ -219,10 +210,7 @@ async fn the_ga_profile_holds_100_databases_per_instance() {
         .start_restore(h.start_request("lrs99", &folder, None))
         .await
         .expect("the 100th database");
-    let limit = EngineError::bad_request(
-        "DatabaseNumberLimitReached",
-        "Maximum number of databases for SQL Database Managed Instance reached.",
-    );
+    let limit = EngineError::Refused(Refusal::DatabaseLimit);
     let err = h
         .engine
         .start_restore(h.start_request("lrs100", &folder, None))

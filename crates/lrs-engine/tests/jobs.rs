@@ -3,7 +3,7 @@
 
 mod support;
 
-use lrs_engine::{EngineError, Profile};
+use lrs_engine::{EngineError, Profile, Refusal};
 use lrs_store::{DatabaseStatus, OperationStatus};
 use support::{Harness, chain, instance, restore_counts, stage, upload};
 
@@ -83,14 +83,10 @@ async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
         .expect_err("wrong name");
     assert_eq!(
         err,
-        EngineError::BadRequest {
-            code: "RequiredBackupIsNotLastRestored",
-            message: format!(
-                "Migration cannot be completed because provided backup file name '{}' should be \
-                 the last restore backup file '{}'.",
-                files[0].0, second
-            ),
-        }
+        EngineError::Refused(Refusal::NotLastRestored {
+            given: files[0].0.clone(),
+            last: second.clone(),
+        })
     );
     // More logs arrive while the job runs.
     upload(&files[2..], &folder);
@@ -107,13 +103,7 @@ async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
         .await
         .expect_err("no name");
     assert!(
-        matches!(
-            missing,
-            EngineError::BadRequest {
-                code: "InvalidDatabaseCompleteRestoreRequest",
-                ..
-            }
-        ),
+        matches!(missing, EngineError::Refused(Refusal::CompleteMissingName)),
         "{missing:?}"
     );
     let complete = h
@@ -143,13 +133,7 @@ async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
         .await
         .expect_err("twice");
     assert!(
-        matches!(
-            again,
-            EngineError::BadRequest {
-                code: "ManagedDatabaseNotInRestoringState",
-                ..
-            }
-        ),
+        matches!(again, EngineError::Refused(Refusal::NotRestoring)),
         "{again:?}"
     );
 }
@@ -207,18 +191,14 @@ async fn a_name_in_use_refuses_the_start() {
         .expect_err("in use");
     assert_eq!(
         err,
-        EngineError::BadRequest {
-            code: "ManagedDatabaseNameInUse",
-            message: "Database 'DUP' already exists. Choose a different database name.".into(),
-        }
+        EngineError::Refused(Refusal::NameInUse {
+            database: "DUP".into()
+        })
     );
     // A plain database has no restore details.
     assert_eq!(
         h.engine.restore_details(&instance(), "Dup").await,
-        Err(EngineError::BadRequest {
-            code: "RestoreDetailsNotAvailableOrExpired",
-            message: "Requested restore details are not available, or have expired.".into(),
-        })
+        Err(EngineError::Refused(Refusal::DetailsNotAvailable))
     );
 }
 
@@ -230,29 +210,19 @@ async fn start_validation_matches_the_real_service() {
     request.storage_uri = None;
     assert!(matches!(
         h.engine.start_restore(request).await,
-        Err(EngineError::BadRequest {
-            code: "MissingStorageContainerUri",
-            ..
-        })
+        Err(EngineError::Refused(Refusal::MissingUri))
     ));
     let mut request = h.start_request("V", &folder, None);
     request.auto_complete = true;
     assert_eq!(
         h.engine.start_restore(request).await,
-        Err(EngineError::BadRequest {
-            code: "AutoCompleteMissingLastBackupName",
-            message: "Auto complete restore request must have lastBackupName parameter provided."
-                .into(),
-        })
+        Err(EngineError::Refused(Refusal::AutocompleteMissingName))
     );
     let mut request = h.start_request("V", &folder, None);
     request.storage_uri = Some("https://acct.blob.core.windows.net/c/v".into());
     assert_eq!(
         h.engine.start_restore(request.clone()).await,
-        Err(EngineError::BadRequest {
-            code: "MissingStorageContainerSasToken",
-            message: "Missing storage container SAS token".into(),
-        })
+        Err(EngineError::Refused(Refusal::MissingSas))
     );
     request.sas_token = Some("sv=2019-02-02&sr=c&sp=rwl&se=2099-01-01T00:00:00Z&sig=abc".into());
     let err = h
@@ -260,18 +230,14 @@ async fn start_validation_matches_the_real_service() {
         .start_restore(request.clone())
         .await
         .expect_err("write");
-    let EngineError::BadRequest { code, message } = &err else {
+    let EngineError::Refused(Refusal::StorageRefused { reason }) = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(*code, "BlobStorageFailure");
-    assert!(!message.contains("abc"), "signature leaked: {message}");
+    assert!(!reason.contains("abc"), "signature leaked: {reason}");
     request.identity = Some("ManagedIdentity".into());
     assert!(matches!(
         h.engine.start_restore(request).await,
-        Err(EngineError::BadRequest {
-            code: "InvalidDatabaseCreateOrUpdateRequest",
-            ..
-        })
+        Err(EngineError::Refused(Refusal::InvalidStart { .. }))
     ));
 }
 
@@ -427,7 +393,10 @@ async fn the_101st_concurrent_restore_on_an_instance_is_refused() {
         .await
         .expect_err("101st");
     assert!(
-        matches!(&err, EngineError::BadRequest { code: "TooManyConcurrentRestores", message } if message.contains("100")),
+        matches!(
+            &err,
+            EngineError::Refused(Refusal::TooManyOnInstance { limit: 100, .. })
+        ),
         "{err:?}"
     );
     // Ending one frees a slot.

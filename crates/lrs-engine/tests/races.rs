@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lrs_engine::{Engine, EngineConfig, EngineError, StartRestore};
+use lrs_engine::{Engine, EngineConfig, EngineError, Refusal, StartRestore};
 use lrs_source::SourceSettings;
 use lrs_store::{SqliteStore, Store};
 use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
@@ -48,10 +48,7 @@ async fn race(store: Arc<dyn Store>) {
         };
         match put {
             Ok(_) => started += 1,
-            Err(EngineError::BadRequest {
-                code: "ManagedDatabaseNameInUse",
-                ..
-            }) => {}
+            Err(EngineError::Refused(Refusal::NameInUse { .. })) => {}
             Err(e) => panic!("round {round}: PUT answered {e:?}"),
         }
         match delete {
