@@ -128,9 +128,6 @@ pub enum Refusal {
         /// The name asked for.
         database: String,
     },
-    /// A system database's name (`master`, `model`, `msdb`, `tempdb`).
-    #[error("reserved database name")]
-    ReservedName,
     /// The instance holds the profile's maximum of databases.
     #[error("the instance holds its maximum of databases")]
     DatabaseLimit,

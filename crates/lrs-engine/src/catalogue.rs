@@ -184,8 +184,8 @@ pub const CATALOGUE: &[Entry] = &[
         400,
         "Cannot use reserved database name in this operation.",
         Start,
-        "`master`, `model`, `msdb` or `tempdb` (spec)",
-        Raised("start a database named `msdb`"),
+        "`master`, `model`, `msdb`, `tempdb` or `resource` (spec; an ARM input rule)",
+        Raised("start or create a database named `msdb`"),
     ),
     spec(
         "BlobStorageFailure",

@@ -15,10 +15,6 @@ pub(crate) fn name_in_use(database: &str) -> EngineError {
     .into()
 }
 
-pub(crate) fn reserved_name() -> EngineError {
-    Refusal::ReservedName.into()
-}
-
 pub(crate) fn database_limit() -> EngineError {
     Refusal::DatabaseLimit.into()
 }

@@ -46,18 +46,6 @@ use worker::{JobFiles, JobRuntime, Snapshot};
 /// Collation of databases when the request names none (SQL Server's default on MI).
 pub const DEFAULT_COLLATION: &str = "SQL_Latin1_General_CP1_CI_AS";
 
-/// Names of the system databases, which no database may take (case-insensitive, as SQL Server
-/// compares them).
-const RESERVED_NAMES: [&str; 4] = ["master", "model", "msdb", "tempdb"];
-
-/// `CannotUseReservedDatabaseName` for a system database's name.
-fn check_reserved_name(name: &str) -> Result<(), EngineError> {
-    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-        return Err(codes::reserved_name());
-    }
-    Ok(())
-}
-
 /// How far a SAS token's `st`/`se` may be off our clock.
 const SAS_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 
@@ -298,7 +286,6 @@ impl Engine {
         &self,
         request: &StartRestore,
     ) -> Result<(JobMode, StorageAuth), EngineError> {
-        check_reserved_name(&request.database)?;
         let uri = request
             .storage_uri
             .as_deref()
@@ -491,7 +478,6 @@ impl Engine {
         location: &str,
         collation: Option<&str>,
     ) -> Result<Operation, EngineError> {
-        check_reserved_name(name)?;
         let instance = self.instance(instance).await?;
         if self
             .ctx

@@ -1,5 +1,4 @@
-//! Fault injection on real jobs, and the instance's own refusals (reserved names, the GA
-//! database limit).
+//! Fault injection on real jobs, and the GA profile's database limit.
 
 mod support;
 
@@ -175,25 +174,6 @@ async fn injected_refusals_answer_the_start_and_the_cutover_once() {
         matches!(err, EngineError::Refused(Refusal::NotStarted)),
         "{err:?}"
     );
-}
-
-#[tokio::test]
-async fn system_database_names_are_reserved() {
-    let h = Harness::new(Profile::lrs_2021(), 1.0).await;
-    let folder = h.folder("empty");
-    let reserved = EngineError::Refused(Refusal::ReservedName);
-    let err = h
-        .engine
-        .start_restore(h.start_request("msdb", &folder, None))
-        .await
-        .expect_err("msdb");
-    assert_eq!(err, reserved);
-    let err = h
-        .engine
-        .create_database(&instance(), "TempDB", "westeurope", None)
-        .await
-        .expect_err("TempDB");
-    assert_eq!(err, reserved);
 }
 
 #[tokio::test]
