@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod demo;
 mod forge;
 mod inspect;
 mod plan;
@@ -35,6 +36,9 @@ enum Command {
     /// Emulate system events (software update, failover) on a running server.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Run the emulator with a forged database migrating continuously (no Azure, no Docker);
+    /// Ctrl-C cuts over and stops.
+    Demo(demo::DemoArgs),
     /// Print the commands that point the Azure CLI at a running server.
     AzSetup(admin::AzSetupArgs),
     /// One row per backup set, like RESTORE HEADERONLY.
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::Admin(command) => admin::run(command).await,
             Command::AzSetup(args) => admin::az_setup(&args),
+            Command::Demo(args) => demo::run(args).await,
             Command::Forge(command) => forge::run(command, quiet),
             Command::Plan(args) => plan::run(args, quiet).await,
             Command::Verify(args) => verify::run(args, quiet).await,
