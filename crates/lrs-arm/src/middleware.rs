@@ -77,7 +77,7 @@ pub(crate) async fn request_ids_and_log(request: Request, next: Next) -> Respons
         out.insert(CLIENT_REQUEST_ID, id);
     }
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = round_to_tenth_ms(started.elapsed());
     tracing::info!(
         target: "lrs_arm::access",
         %method,
@@ -167,5 +167,33 @@ mod tests {
             HeaderValue::from_str(&long).expect("ascii"),
         );
         assert_eq!(usable_id(&h, &CLIENT_REQUEST_ID), None);
+    }
+}
+
+/// A latency in milliseconds rounded to 0.1 ms: finer digits are timer noise, and
+/// `latency_ms=1.778247` made the access log hard to read. Stays a number, so JSON logs keep
+/// a numeric field.
+fn round_to_tenth_ms(elapsed: std::time::Duration) -> f64 {
+    // Whole tenths of a millisecond (100 µs); a u64 of them outlasts any request.
+    let tenths = u64::try_from(elapsed.as_micros().div_ceil(100)).unwrap_or(u64::MAX);
+    tenths as f64 / 10.0
+}
+
+#[cfg(test)]
+mod latency_tests {
+    use std::time::Duration;
+
+    use super::round_to_tenth_ms;
+
+    #[test]
+    fn latencies_have_one_decimal() {
+        assert_eq!(round_to_tenth_ms(Duration::from_micros(1_778)), 1.8);
+        assert_eq!(round_to_tenth_ms(Duration::from_micros(1_700)), 1.7);
+        assert_eq!(round_to_tenth_ms(Duration::from_micros(3)), 0.1);
+        assert_eq!(round_to_tenth_ms(Duration::ZERO), 0.0);
+        assert_eq!(
+            format!("{}", round_to_tenth_ms(Duration::from_micros(12_345))),
+            "12.4"
+        );
     }
 }

@@ -178,14 +178,75 @@ pub fn plan(spec: &ChainSpec) -> Vec<PlannedFile> {
 
 /// Write every file of `spec` into `dir` (created if needed).
 pub fn write_chain(spec: &ChainSpec, dir: &Path) -> io::Result<Vec<ForgedFile>> {
+    write_chain_with(spec, dir, &mut |_| {})
+}
+
+/// What [`write_chain_with`] reports while it writes, for progress displays.
+#[derive(Debug)]
+pub enum ForgeProgress<'a> {
+    /// This many more bytes of backup were generated (plain MTF, before any compression:
+    /// [`estimated_bytes`] counts the same bytes).
+    Bytes(u64),
+    /// A file is complete.
+    File(&'a ForgedFile),
+}
+
+/// [`write_chain`], calling `progress` as bytes are generated and files completed. The files
+/// are the same bytes as [`write_chain`]'s.
+pub fn write_chain_with(
+    spec: &ChainSpec,
+    dir: &Path,
+    progress: &mut dyn FnMut(ForgeProgress<'_>),
+) -> io::Result<Vec<ForgedFile>> {
     check_spec(spec)?;
     std::fs::create_dir_all(dir)?;
     let mut rng = Rng::new(spec.db.seed ^ 0x5EED);
     let mut written = Vec::new();
     for file in plan(spec) {
-        written.extend(write_file(spec, &file, dir, &mut rng)?);
+        let forged = write_file_with(spec, &file, dir, &mut rng, progress)?;
+        for f in &forged {
+            progress(ForgeProgress::File(f));
+        }
+        written.extend(forged);
     }
     Ok(written)
+}
+
+/// About how many bytes [`write_chain_with`] reports as [`ForgeProgress::Bytes`] for `spec`:
+/// the data pages and log of every set (the MTF headers around them are not counted, so
+/// the real figure is slightly higher). For progress bars, not for allocation.
+pub fn estimated_bytes(spec: &ChainSpec) -> u64 {
+    plan(spec)
+        .iter()
+        .flat_map(|f| f.sets.iter())
+        .map(|set| {
+            let pages: u64 = set
+                .files
+                .iter()
+                .filter(|f| !f.is_log)
+                .map(|f| u64::from(f.pages_in_backup))
+                .sum();
+            pages * 8192 + set.log_bytes
+        })
+        .sum()
+}
+
+/// Counts what passes through to `inner` and reports it.
+struct Counting<'p, W> {
+    inner: W,
+    progress: &'p mut dyn FnMut(ForgeProgress<'_>),
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        (self.progress)(ForgeProgress::Bytes(n as u64));
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Refuse combinations SQL Server cannot produce.
@@ -217,6 +278,16 @@ fn write_file(
     dir: &Path,
     rng: &mut Rng,
 ) -> io::Result<Vec<ForgedFile>> {
+    write_file_with(spec, file, dir, rng, &mut |_| {})
+}
+
+fn write_file_with(
+    spec: &ChainSpec,
+    file: &PlannedFile,
+    dir: &Path,
+    rng: &mut Rng,
+    progress: &mut dyn FnMut(ForgeProgress<'_>),
+) -> io::Result<Vec<ForgedFile>> {
     let stripes = spec.stripes.max(1);
     let media_set_id = rng.guid();
     let mut out = Vec::new();
@@ -243,14 +314,23 @@ fn write_file(
         };
         let bytes = match spec.compression {
             Compression::None => {
-                let sink = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+                // Counted above the buffer: progress moves with what the writer produced.
+                let sink = Counting {
+                    inner: BufWriter::with_capacity(1 << 20, File::create(&path)?),
+                    progress: &mut *progress,
+                };
                 write_sets(sink, media, &file.sets, family, stripes, spec.db.seed)?
+                    .inner
                     .into_inner()
                     .map_err(|e| e.into_error())?;
                 std::fs::metadata(&path)?.len()
             }
             compression => {
-                let mtf = write_sets(Vec::new(), media, &file.sets, family, stripes, spec.db.seed)?;
+                let sink = Counting {
+                    inner: Vec::new(),
+                    progress: &mut *progress,
+                };
+                let mtf = write_sets(sink, media, &file.sets, family, stripes, spec.db.seed)?.inner;
                 let options = ContainerOptions::default();
                 let container = match compression {
                     Compression::Xpress => lrs_backup::compress_xpress(&mtf, options),

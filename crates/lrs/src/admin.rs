@@ -260,28 +260,39 @@ pub(crate) struct AzSetupArgs {
 
 /// Print the commands that point the Azure CLI at this server (arm-contract.md §5.1).
 pub(crate) fn az_setup(args: &AzSetupArgs) -> anyhow::Result<ExitCode> {
-    let endpoint = args.endpoint.endpoint.trim_end_matches('/');
+    let cert = std::fs::canonicalize(&args.endpoint.cacert)
+        .unwrap_or_else(|_| args.endpoint.cacert.clone());
+    print!(
+        "{}",
+        az_setup_text(&args.endpoint.endpoint, &cert, &args.cloud, &args.tenant)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The shell lines `lrs az-setup` prints (each ending in a newline) for the server at
+/// `endpoint` whose certificate is `cert`: shared with `lrs demo`.
+pub(crate) fn az_setup_text(
+    endpoint: &str,
+    cert: &std::path::Path,
+    cloud: &str,
+    tenant: &str,
+) -> anyhow::Result<String> {
+    let endpoint = endpoint.trim_end_matches('/');
     if !endpoint.starts_with("https://") {
         bail!("az needs an https endpoint (bearer tokens are refused over http): {endpoint}");
     }
-    let cert = std::fs::canonicalize(&args.endpoint.cacert)
-        .unwrap_or_else(|_| args.endpoint.cacert.clone());
-    println!("# Point the Azure CLI at the LRS emulator (isolated profile; paste into a shell)");
-    println!("export AZURE_CONFIG_DIR=\"$PWD/.azure-lrs\"");
-    println!("export REQUESTS_CA_BUNDLE={}", cert.display());
-    println!("az config set core.instance_discovery=false core.collect_telemetry=false");
-    println!(
-        "az cloud register -n {cloud} --endpoint-resource-manager {endpoint}/ \\\n  \
+    Ok(format!(
+        "# Point the Azure CLI at the LRS emulator (isolated profile; paste into a shell)\n\
+         export AZURE_CONFIG_DIR=\"$PWD/.azure-lrs\"\n\
+         export REQUESTS_CA_BUNDLE={cert}\n\
+         az config set core.instance_discovery=false core.collect_telemetry=false\n\
+         az cloud register -n {cloud} --endpoint-resource-manager {endpoint}/ \\\n  \
          --endpoint-active-directory {endpoint} \\\n  \
          --endpoint-active-directory-resource-id https://management.core.windows.net/ \\\n  \
-         --skip-endpoint-discovery",
-        cloud = args.cloud
-    );
-    println!("az cloud set -n {}", args.cloud);
-    println!(
-        "az login --service-principal -u 22222222-2222-2222-2222-222222222222 -p any-secret \
-         --tenant {}",
-        args.tenant
-    );
-    Ok(ExitCode::SUCCESS)
+         --skip-endpoint-discovery\n\
+         az cloud set -n {cloud}\n\
+         az login --service-principal -u 22222222-2222-2222-2222-222222222222 -p any-secret \
+         --tenant {tenant}\n",
+        cert = cert.display(),
+    ))
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use lrs_backup::{BackupDateTime, Layout, RecoveryModel};
-use lrs_forge::{Chain, ChainSpec, Compression, DatabaseSpec, ForgedFile, PlannedFile};
+use lrs_forge::{
+    Chain, ChainSpec, Compression, DatabaseSpec, ForgeProgress, ForgedFile, PlannedFile,
+};
 
 /// What to forge.
 #[derive(Debug, clap::Subcommand)]
@@ -130,7 +132,7 @@ pub(crate) struct LiveArgs {
 }
 
 /// Run a forge command.
-pub(crate) fn run(command: ForgeCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: ForgeCommand, quiet: bool) -> anyhow::Result<ExitCode> {
     match command {
         ForgeCommand::Chain(args) => {
             if args.stripes == 0 || args.stripes > 64 {
@@ -149,8 +151,27 @@ pub(crate) fn run(command: ForgeCommand) -> anyhow::Result<ExitCode> {
                 append: args.append,
                 soft_filemark_size: args.db.block_size,
             };
-            let files = lrs_forge::write_chain(&spec, &args.db.out)
-                .with_context(|| format!("writing into {}", args.db.out.display()))?;
+            let total_files = lrs_forge::plan(&spec).len() as u64 * u64::from(spec.stripes);
+            let bar = crate::progress::bytes(lrs_forge::estimated_bytes(&spec), quiet);
+            let mut done = 0u64;
+            bar.set_message(format!("0/{total_files} files"));
+            let files = lrs_forge::write_chain_with(&spec, &args.db.out, &mut |event| {
+                match event {
+                    ForgeProgress::Bytes(n) => {
+                        bar.inc(n);
+                        // The estimate leaves out MTF headers: grow rather than overflow.
+                        if bar.length().is_some_and(|len| bar.position() > len) {
+                            bar.set_length(bar.position());
+                        }
+                    }
+                    ForgeProgress::File(_) => {
+                        done += 1;
+                        bar.set_message(format!("{done}/{total_files} files"));
+                    }
+                }
+            })
+            .with_context(|| format!("writing into {}", args.db.out.display()))?;
+            bar.finish_and_clear();
             report(&files);
             Ok(ExitCode::SUCCESS)
         }

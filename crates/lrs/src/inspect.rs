@@ -45,12 +45,16 @@ pub(crate) enum Report {
 
 /// Read every file under `args.paths` and print the report. Fails (exit 1) only when no file
 /// could be read at all.
-pub(crate) async fn run(report: Report, args: InspectArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    report: Report,
+    args: InspectArgs,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let options = ReadOptions {
         allow_truncated: args.allow_truncated,
         block_walk: args.block_walk,
     };
-    let results = read_all(&args.paths, options).await?;
+    let results = read_all(&args.paths, options, quiet).await?;
 
     let readable = results.iter().filter(|(_, r)| r.is_ok()).count();
     let mut out = std::io::stdout().lock();
@@ -71,13 +75,16 @@ pub(crate) async fn run(report: Report, args: InspectArgs) -> anyhow::Result<Exi
 }
 
 /// Read the headers of every file under `paths` (files or folders), in path order, several at
-/// a time. Each result is paired with the file's path as text.
+/// a time. Each result is paired with the file's path as text. Files done out of the total
+/// show on standard error when it is a terminal (see `crate::progress`) unless `quiet`.
 pub(crate) async fn read_all(
     paths: &[PathBuf],
     options: ReadOptions,
+    quiet: bool,
 ) -> anyhow::Result<Vec<(String, Result<BackupMedia, BackupError>)>> {
     let files = collect_files(paths)?;
-    Ok(futures::stream::iter(files)
+    let bar = crate::progress::files(files.len() as u64, quiet);
+    let results = futures::stream::iter(files)
         .map(|path| async move {
             let name = path.display().to_string();
             let result = match FileReader::open(&path) {
@@ -91,8 +98,11 @@ pub(crate) async fn read_all(
             (name, result)
         })
         .buffered(PARALLEL_READS)
+        .inspect(|_| bar.inc(1))
         .collect()
-        .await)
+        .await;
+    bar.finish_and_clear();
+    Ok(results)
 }
 
 /// Files named on the command line, plus every file below named folders, in path order.

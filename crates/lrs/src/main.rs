@@ -9,9 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod demo;
 mod forge;
 mod inspect;
 mod plan;
+mod progress;
 mod serve;
 mod table;
 mod verify;
@@ -20,6 +22,9 @@ mod verify;
 #[derive(Debug, Parser)]
 #[command(name = "lrs", version, about)]
 struct Cli {
+    /// No progress bars on standard error (there are none when it is not a terminal either).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +36,9 @@ enum Command {
     /// Emulate system events (software update, failover) on a running server.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Run the emulator with a forged database migrating continuously (no Azure, no Docker);
+    /// Ctrl-C cuts over and stops.
+    Demo(demo::DemoArgs),
     /// Print the commands that point the Azure CLI at a running server.
     AzSetup(admin::AzSetupArgs),
     /// One row per backup set, like RESTORE HEADERONLY.
@@ -60,17 +68,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let quiet = cli.quiet;
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::Admin(command) => admin::run(command).await,
             Command::AzSetup(args) => admin::az_setup(&args),
-            Command::Forge(command) => forge::run(command),
-            Command::Plan(args) => plan::run(args).await,
-            Command::Verify(args) => verify::run(args).await,
-            Command::Headeronly(args) => inspect::run(inspect::Report::Header, args).await,
-            Command::Filelistonly(args) => inspect::run(inspect::Report::FileList, args).await,
-            Command::Labelonly(args) => inspect::run(inspect::Report::Label, args).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Forge(command) => forge::run(command, quiet),
+            Command::Plan(args) => plan::run(args, quiet).await,
+            Command::Verify(args) => verify::run(args, quiet).await,
+            Command::Headeronly(args) => inspect::run(inspect::Report::Header, args, quiet).await,
+            Command::Filelistonly(args) => {
+                inspect::run(inspect::Report::FileList, args, quiet).await
+            }
+            Command::Labelonly(args) => inspect::run(inspect::Report::Label, args, quiet).await,
         }
     });
     match result {

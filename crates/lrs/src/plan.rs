@@ -31,8 +31,8 @@ pub(crate) struct PlanArgs {
 }
 
 /// Plan the restore of the backups under `args.paths`.
-pub(crate) async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let results = read_all(&args.paths, ReadOptions::default()).await?;
+pub(crate) async fn run(args: PlanArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let results = read_all(&args.paths, ReadOptions::default(), quiet).await?;
     let files = results.into_iter().map(|(name, result)| SourceFile {
         // The reader already knows each readable file's size; no second stat.
         size: result.as_ref().map_or(0, |media| media.file_size),

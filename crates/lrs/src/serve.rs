@@ -2,6 +2,7 @@
 //! SQLite (default, in the data folder) or PostgreSQL, and the emulated SQL Server target (or
 //! the files target, which also writes the databases' files).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -160,11 +161,14 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    // Colours only for a person at a terminal: in files, pipes and journald they are escape
+    // codes that grep and log shippers trip over.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -193,9 +197,71 @@ fn source_settings(args: &ServeArgs) -> anyhow::Result<SourceSettings> {
     Ok(settings)
 }
 
+/// A started emulator: the ARM endpoint's listeners over a running engine.
+#[derive(Debug)]
+pub(crate) struct Running {
+    /// The listeners (their bound addresses and certificate).
+    pub(crate) server: lrs_arm::RunningServer,
+    /// The restore engine behind them.
+    pub(crate) engine: Engine,
+    /// The JSON line `lrs serve` prints when ready: addresses, certificate, profile, target.
+    pub(crate) ready: serde_json::Value,
+}
+
+impl Running {
+    /// Stop accepting requests, drain the open ones, then stop the engine's jobs.
+    pub(crate) async fn stop(self) {
+        self.server.shutdown().await;
+        self.engine.stop().await;
+    }
+}
+
+/// `lrs serve`'s options from its command-line words (`["--data-dir", "…", …]`), for
+/// commands that run the emulator in-process with their own defaults (`lrs demo`).
+pub(crate) fn args_from<I, T>(words: I) -> anyhow::Result<ServeArgs>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+    use clap::Parser as _;
+    let words =
+        std::iter::once(std::ffi::OsString::from("serve")).chain(words.into_iter().map(Into::into));
+    Ok(Serve::try_parse_from(words)?.args)
+}
+
 /// Run the emulator until SIGINT/SIGTERM.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging(args.log_format);
+    let running = start(&args, "info").await?;
+    let server = &running.server;
+    // One machine-readable line on stdout: tests and scripts learn the ports (port 0) here.
+    println!("{}", running.ready);
+    if let Some(addr) = server.https_addr() {
+        eprintln!(
+            "lrs: ARM endpoint https://{addr}/  (trust {})",
+            server.cert_path().map_or_else(
+                || "the given certificate".to_string(),
+                |p| p.display().to_string()
+            )
+        );
+    }
+    if let Some(addr) = server.http_addr() {
+        eprintln!("lrs: plain HTTP on http://{addr}/");
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Start the emulator as `args` say, logging to stderr (`RUST_LOG`, else `default_filter`).
+pub(crate) async fn start(args: &ServeArgs, default_filter: &str) -> anyhow::Result<Running> {
+    init_logging(args.log_format, default_filter);
     lrs_arm::install_crypto_provider();
     if !(args.poll_interval.is_finite() && args.poll_interval > 0.0) {
         bail!("--poll-interval must be a positive number of seconds");
@@ -276,7 +342,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
     };
 
-    let mut config = EngineConfig::new(source_settings(&args)?);
+    let mut config = EngineConfig::new(source_settings(args)?);
     config.profile = match args.profile {
         ProfileArg::Lrs2021 => Profile::lrs_2021(),
         ProfileArg::Ga => Profile::ga(),
@@ -313,7 +379,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("starting the ARM endpoint")?;
 
-    // One machine-readable line on stdout: tests and scripts learn the ports (port 0) here.
     let ready = serde_json::json!({
         "https": server.https_addr().map(|a| a.to_string()),
         "http": server.http_addr().map(|a| a.to_string()),
@@ -321,25 +386,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "profile": match args.profile { ProfileArg::Lrs2021 => "lrs-2021", ProfileArg::Ga => "ga" },
         "target": match args.target { TargetArg::Emulated => "emulated", TargetArg::Files => "files" },
     });
-    println!("{ready}");
-    if let Some(addr) = server.https_addr() {
-        eprintln!(
-            "lrs: ARM endpoint https://{addr}/  (trust {})",
-            server.cert_path().map_or_else(
-                || "the given certificate".to_string(),
-                |p| p.display().to_string()
-            )
-        );
-    }
-    if let Some(addr) = server.http_addr() {
-        eprintln!("lrs: plain HTTP on http://{addr}/");
-    }
-
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    server.shutdown().await;
-    engine.stop().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(Running {
+        server,
+        engine,
+        ready,
+    })
 }
 
 /// This node's stable name, kept in the data folder: a restarted process is the same node, so
@@ -370,7 +421,8 @@ fn uuid_like() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-async fn wait_for_signal() {
+/// Wait for SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

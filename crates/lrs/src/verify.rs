@@ -3,13 +3,12 @@
 //! structure, and for sets taken WITH CHECKSUM every page and the backup checksum). The exit
 //! code is 0 only when every set of every file is valid.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lrs_backup::{BackupMedia, FileReader, RangeRead, ReadOptions, VerifyError, VerifySummary};
 use serde::Serialize;
 
@@ -25,9 +24,6 @@ pub(crate) struct VerifyArgs {
     /// One JSON object per backup set instead of a table.
     #[arg(long)]
     json: bool,
-    /// No progress bar (there is none when standard error is not a terminal either).
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 /// The outcome of one set (or of a file that could not be read at all).
@@ -49,7 +45,7 @@ struct SetRow {
     backup_checksums: u64,
 }
 
-pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let files = collect_files(&args.paths)?;
     // Headers first (cheap), so the progress bar knows the total.
     let mut headers = Vec::with_capacity(files.len());
@@ -75,7 +71,8 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|(_, _, m)| m.as_ref().ok())
         .map(|m| m.sets.len() as u64)
         .sum();
-    let bar = progress_bar(total, sets, args.quiet);
+    let bar = crate::progress::bytes(total, quiet);
+    bar.set_message(format!("0/{sets} sets"));
 
     let mut rows = Vec::new();
     let mut done_sets = 0u64;
@@ -118,21 +115,6 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Bytes, rate and time left on a terminal; nothing when piped or `--quiet`.
-fn progress_bar(total: u64, sets: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(format!("0/{sets} sets"));
-    bar
 }
 
 fn unreadable(file: String, error: String) -> SetRow {

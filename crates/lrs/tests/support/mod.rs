@@ -29,6 +29,22 @@ pub const API: &str = "api-version=2024-11-01-preview";
 impl TestServer {
     /// Start `lrs serve` on `data_dir` with extra arguments and wait until it is healthy.
     pub async fn start(data_dir: &Path, extra: &[&str]) -> TestServer {
+        Self::start_with(data_dir, extra, "warn", Stdio::inherit()).await
+    }
+
+    /// Start `lrs serve` logging at `info` (the access log too) into the file `log`: its
+    /// stderr is that file, not a terminal.
+    pub async fn start_logged(data_dir: &Path, extra: &[&str], log: &Path) -> TestServer {
+        let file = std::fs::File::create(log).expect("create the log file");
+        Self::start_with(data_dir, extra, "info", Stdio::from(file)).await
+    }
+
+    async fn start_with(
+        data_dir: &Path,
+        extra: &[&str],
+        rust_log: &str,
+        stderr: Stdio,
+    ) -> TestServer {
         lrs_source::install_crypto_provider();
         let mut child = Command::new(env!("CARGO_BIN_EXE_lrs"))
             .arg("serve")
@@ -36,9 +52,9 @@ impl TestServer {
             .arg(data_dir)
             .args(["--https", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn lrs serve");
         let stdout = child.stdout.take().expect("stdout");
