@@ -155,7 +155,11 @@ class Browser:
         self.send("Input.insertText", text=value)
 
     def screenshot(self, path: Path) -> Path:
-        data = self.send("Page.captureScreenshot", format="png")["data"]
+        """The whole page, not only the viewport."""
+        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        data = self.send("Page.captureScreenshot", format="png", clip=clip,
+                         captureBeyondViewport=True)["data"]
         path.write_bytes(base64.b64decode(data))
         return path
 

@@ -141,7 +141,7 @@ function renderList() {
     const open = el("button", { type: "button", class: "link", "aria-label": `Show migration ${d.name} on ${d.instance}` }, d.name);
     open.addEventListener("click", () => select(d.id));
     const row = el("tr", { "aria-selected": String(d.id === selected), "data-id": d.id },
-      el("td", {}, open), el("td", {}, `${d.instance} (${d.group})`), el("td", {}, badge(d.status)));
+      el("td", {}, open), el("td", {}, d.instance, el("span", { class: "group" }, d.group)), el("td", {}, badge(d.status)));
     row.addEventListener("click", (e) => { if (e.target === row || e.target.tagName === "TD") select(d.id); });
     return row;
   }));
