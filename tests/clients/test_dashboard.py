@@ -24,7 +24,9 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ import pytest
 from azure.mgmt.sql.models import ManagedDatabase
 
 from harness import INSTANCE, RESOURCE_GROUP, forge_chain, unique, wait_until
+
+#: The tenant of `lrs serve`'s emulated AAD authority (crates/lrs-arm/src/config.rs).
+TENANT = "00000000-0000-0000-0000-00000000000a"
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -241,6 +246,14 @@ def test_the_dashboard_follows_a_migration_cuts_it_over_and_shows_errors(
     ]
     browser.screenshot(shots / "01-first-batch.png")
 
+    # The filter narrows the list (by database, instance or status).
+    rows = "document.querySelectorAll('#databases tbody tr').length"
+    browser.type_into("#filter", "no-such-database")
+    wait_until("an empty list", lambda: browser.eval(rows) == 0, timeout=5)
+    browser.type_into("#filter", db)
+    wait_until("the migration alone", lambda: browser.eval(rows) == 1, timeout=5)
+    browser.type_into("#filter", "dash")  # this test's databases: the failing one comes later
+
     # More logs arrive: the page follows without a reload.
     storage.upload(container, db, later)
     last = f"{db}_LOG_00006.trn"
@@ -289,3 +302,75 @@ def test_the_dashboard_follows_a_migration_cuts_it_over_and_shows_errors(
     browser.screenshot(shots / "05-failed.png")
 
     assert browser.errors == [], "the page logged errors"
+
+
+def test_under_strict_auth_the_dashboard_says_a_token_is_needed_and_takes_one(
+        second_server, tmp_path):
+    chromium = chromium_path()
+    server = second_server("--auth", "strict")
+    browser = Browser(chromium, server.cert)
+    try:
+        browser.open(f"{server.arm}/")
+        wait_until("the token notice", lambda: "needs a token" in browser.text("#problem"),
+                   timeout=15)
+        browser.screenshot(tmp_path / "strict-needs-token.png")
+        print(f"dashboard screenshot: {tmp_path / 'strict-needs-token.png'}")
+
+        # A token from the server's own token endpoint, pasted under "Token".
+        form = urllib.parse.urlencode({
+            "grant_type": "client_credentials", "client_id": "22222222-2222-2222-2222-222222222222",
+            "client_secret": "not-a-secret", "scope": "https://management.core.windows.net//.default",
+        }).encode()
+        trust = ssl.create_default_context(cafile=str(server.cert))
+        with urllib.request.urlopen(f"{server.arm}/{TENANT}/oauth2/v2.0/token", data=form,
+                                    timeout=10, context=trust) as r:
+            token = json.load(r)["access_token"]
+        browser.click("#auth summary")
+        browser.type_into("#token", token)
+        wait_until("the notice gone", lambda: browser.eval("document.getElementById('problem').hidden"),
+                   timeout=15)
+        assert "databases" in browser.text("#list-summary")
+        assert browser.errors == [], "the page logged errors"
+    finally:
+        browser.close()
+
+
+def test_a_hundred_databases_list_live_and_filter(second_server, tmp_path):
+    """The list stays live with 100 databases (plain creates on a server of its own: the page
+    polls only the lists, never the details of databases that are not selected)."""
+    chromium = chromium_path()
+    server = second_server()
+    trust = ssl.create_default_context(cafile=str(server.cert))
+    base = (f"{server.arm}/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/"
+            "rg-dash/providers/Microsoft.Sql/managedInstances/mi-dash")
+
+    def create(i: int) -> None:
+        request = urllib.request.Request(
+            f"{base}/databases/db{i:03}?api-version=2024-11-01-preview", method="PUT",
+            data=json.dumps({"location": "westeurope"}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer x"})
+        with urllib.request.urlopen(request, timeout=30, context=trust) as r:
+            assert r.status in (200, 201, 202), r.status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, range(100)))
+    browser = Browser(chromium, server.cert)
+    try:
+        browser.open(f"{server.arm}/")
+        rows = "document.querySelectorAll('#databases tbody tr').length"
+        wait_until("100 rows", lambda: browser.eval(rows) == 100, timeout=20)
+        assert browser.text("#list-summary").startswith("100 databases")
+        # Still live: the refresh stamp moves on.
+        stamp = browser.text("#refresh")
+        wait_until("another refresh", lambda: browser.text("#refresh") != stamp, timeout=5)
+        browser.type_into("#filter", "db09")
+        wait_until("ten rows", lambda: browser.eval(rows) == 10, timeout=5)
+        browser.click('button[aria-label="Show migration db095 on mi-dash"]')
+        # A plain database has no restore details: the page says so with ARM's code.
+        wait_until("the refusal's code", lambda: browser.text("#error code")
+                   == "RestoreDetailsNotAvailableOrExpired", timeout=10)
+        browser.screenshot(tmp_path / "hundred-databases.png")
+        print(f"dashboard screenshot: {tmp_path / 'hundred-databases.png'}")
+        assert browser.errors == [], "the page logged errors"
+    finally:
+        browser.close()

@@ -102,12 +102,15 @@ async function tick() {
     await Promise.all([loadList(), loadDetails()]);
     $("refresh").textContent = `Live: updated ${new Date().toLocaleTimeString()}, every ${POLL_MS / 1000} s`;
     $("problem").hidden = true;
+    $("problem").textContent = "";
   } catch (e) {
     const problem = $("problem");
-    problem.hidden = false;
-    problem.textContent = e instanceof ArmError && e.status === 401
+    const message = e instanceof ArmError && e.status === 401
       ? `This server needs a token (--auth strict): ${e.code}. Paste a token under “Token”.`
       : `Cannot read the API: ${e instanceof ArmError ? e.code + ": " : ""}${e.message}`;
+    problem.hidden = false;
+    $("refresh").textContent = "Not updated: see below";
+    if (problem.textContent !== message) problem.textContent = message; // announced once
   }
   setTimeout(tick, POLL_MS);
 }
@@ -139,8 +142,9 @@ function renderList() {
     (rows.length < databases.length ? `, ${rows.length} shown` : ""));
   $("databases").tBodies[0].replaceChildren(...rows.map((d) => {
     const open = el("button", { type: "button", class: "link", "aria-label": `Show migration ${d.name} on ${d.instance}` }, d.name);
+    if (d.id === selected) open.setAttribute("aria-current", "true");
     open.addEventListener("click", () => select(d.id));
-    const row = el("tr", { "aria-selected": String(d.id === selected), "data-id": d.id },
+    const row = el("tr", { class: d.id === selected ? "selected" : "", "data-id": d.id },
       el("td", {}, open), el("td", {}, d.instance, el("span", { class: "group" }, d.group)), el("td", {}, badge(d.status)));
     row.addEventListener("click", (e) => { if (e.target === row || e.target.tagName === "TD") select(d.id); });
     return row;
@@ -168,7 +172,10 @@ function renderDetails(error) {
   const shown = error ? { code: error.code, message: error.message }
     : d.status === "Failed" ? (failure || { code: "Failed", message: d.blockReason || "" }) : null;
   box.hidden = !shown;
-  if (shown) box.replaceChildren("Error ", el("code", { class: "code" }, shown.code), ": ", shown.message);
+  const said = shown ? `Error ${shown.code}: ${shown.message}` : "";
+  if (box.textContent !== said) { // an alert: announced when it changes, not every second
+    box.replaceChildren(...(shown ? ["Error ", el("code", { class: "code" }, shown.code), ": ", shown.message] : []));
+  }
   $("block").hidden = !d.blockReason || d.status === "Failed";
   text("block", d.blockReason ? `Blocked: ${d.blockReason}` : "");
 
@@ -205,6 +212,7 @@ function select(id) {
   failure = null;
   history.replaceState(null, "", "#" + encodeURIComponent(id));
   $("stop-confirm").hidden = true;
+  $("action-result").textContent = ""; // results were about the previous selection
   renderList();
   loadDetails().catch(() => {});
 }
@@ -232,7 +240,7 @@ function wire() {
   $("filter").addEventListener("input", () => { shownList = ""; renderList(); });
   const tokenInput = $("token");
   tokenInput.value = sessionStorage.getItem("lrs-token") || "";
-  tokenInput.addEventListener("change", () => sessionStorage.setItem("lrs-token", tokenInput.value.trim()));
+  tokenInput.addEventListener("input", () => sessionStorage.setItem("lrs-token", tokenInput.value.trim()));
 
   $("cutover").addEventListener("click", () => {
     const last = details && details.lastRestoredFileName;
