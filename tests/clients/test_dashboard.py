@@ -301,6 +301,15 @@ def test_the_dashboard_follows_a_migration_cuts_it_over_and_shows_errors(
     assert "No backups were found" in browser.text("#error")
     browser.screenshot(shots / "05-failed.png")
 
+    # Stop: a second click drops the database, which leaves the list.
+    browser.click("#stop")
+    browser.click("#stop-confirm")
+    wait_until("the drop accepted", lambda: "accepted, dropping" in browser.text("#action-result"))
+    wait_until(f"{failing} gone", lambda: failing not in browser.text("#databases"), timeout=30)
+    # A system patch (harmless inside the 47-hour window): the page reports the jobs affected.
+    browser.click("#system-patch")
+    wait_until("the patch reported", lambda: "System patch: done" in browser.text("#action-result"))
+
     assert browser.errors == [], "the page logged errors"
 
 
@@ -370,6 +379,9 @@ def test_a_hundred_databases_list_live_and_filter(second_server, tmp_path):
         wait_until("the refusal's code", lambda: browser.text("#error code")
                    == "RestoreDetailsNotAvailableOrExpired", timeout=10)
         browser.screenshot(tmp_path / "hundred-databases.png")
+        browser.click("#failover")
+        wait_until("the failover reported", lambda: browser.text("#action-result")
+                   == "Failover of mi-dash: done, 0 jobs affected", timeout=10)
         print(f"dashboard screenshot: {tmp_path / 'hundred-databases.png'}")
         assert browser.errors == [], "the page logged errors"
     finally:
