@@ -72,16 +72,21 @@ async function loadList() {
 async function loadDetails() {
   if (!selected) return;
   const id = selected;
+  let found = null;
   let error = null;
   try {
-    details = (await arm("GET", withVersion(id + "/restoreDetails/Default"))).properties;
+    found = (await arm("GET", withVersion(id + "/restoreDetails/Default"))).properties;
   } catch (e) {
     if (!(e instanceof ArmError)) throw e;
-    details = null;
     error = e;
   }
-  if (details && details.status === "Failed" && !failure) failure = await failedOperation(id);
-  if (id === selected) renderDetails(error);
+  if (found && found.status === "Failed" && !failure) {
+    const failed = await failedOperation(id); // once per selection
+    if (id === selected) failure = failed || { code: "Failed", message: found.blockReason || "" };
+  }
+  if (id !== selected) return; // another database was selected meanwhile
+  details = found;
+  renderDetails(error);
 }
 
 // The code and message of the database's newest failed operation (errorDescription reads
@@ -170,7 +175,7 @@ function renderDetails(error) {
 
   const box = $("error");
   const shown = error ? { code: error.code, message: error.message }
-    : d.status === "Failed" ? (failure || { code: "Failed", message: d.blockReason || "" }) : null;
+    : d.status === "Failed" ? failure : null;
   box.hidden = !shown;
   const said = shown ? `Error ${shown.code}: ${shown.message}` : "";
   if (box.textContent !== said) { // an alert: announced when it changes, not every second
