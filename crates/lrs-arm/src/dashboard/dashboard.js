@@ -192,7 +192,8 @@ function renderDetails(error) {
   text("n-unrestorable", d.numberOfFilesUnrestorable);
   text("last-uploaded", d.lastUploadedFileName && `${d.lastUploadedFileName} (${time(d.lastUploadedFileTime)})`);
   text("last-restored", d.lastRestoredFileName && `${d.lastRestoredFileName} (${time(d.lastRestoredFileTime)})`);
-  text("current", d.currentRestoringFileName && `${d.currentRestoringFileName} (${d.currentBackupType || "?"})`);
+  const ended = ["Completed", "Failed"].includes(d.status); // the API keeps the last name
+  text("current", !ended && d.currentRestoringFileName ? `${d.currentRestoringFileName} (${d.currentBackupType || "?"})` : "–");
 
   const sets = [["Full", d.fullBackupSets], ["Diff", d.diffBackupSets], ["Log", d.logBackupSets]]
     .flatMap(([kind, list]) => (list || []).map((s) => ({ kind, ...s })));
