@@ -21,6 +21,7 @@ mod app;
 mod auth;
 mod backend;
 mod config;
+mod dashboard;
 mod error;
 #[cfg(test)]
 mod fake;

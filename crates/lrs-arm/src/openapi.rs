@@ -107,6 +107,10 @@ fn operation(route: Route, template: &str, operation_id: &str, summary: &str) ->
     match route {
         Route::Health => put("200", response("Alive", Some("Health"))),
         Route::OpenApi => put("200", response("This document", None)),
+        Route::Dashboard => put(
+            "200",
+            json!({"description": "The page (text/html), stylesheet (text/css) or script (text/javascript)"}),
+        ),
         Route::MetadataEndpoints => put("200", response("Cloud metadata", Some("CloudMetadata"))),
         Route::OpenIdConfiguration => put(
             "200",

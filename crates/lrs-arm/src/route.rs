@@ -149,6 +149,8 @@ pub enum ArmOperation {
     Health,
     /// `GET /openapi.json`.
     OpenApi,
+    /// `GET /` (the page) and `GET /ui/dashboard.css|js`: the live dashboard.
+    Dashboard(DashboardFile),
     /// `GET /metadata/endpoints`: cloud metadata for `az cloud register`.
     MetadataEndpoints,
     /// `GET /{tenant}[/v2.0]/.well-known/openid-configuration`.
@@ -225,6 +227,17 @@ pub enum ArmOperation {
     AdminClearFaults(Option<Uuid>),
 }
 
+/// A file of the dashboard, embedded in the binary (`src/dashboard/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashboardFile {
+    /// `GET /`: the HTML page.
+    Page,
+    /// `GET /ui/dashboard.css`.
+    Style,
+    /// `GET /ui/dashboard.js`.
+    Script,
+}
+
 /// Declares [`Route`] and its `ALL` list from one list of names, so the two cannot drift.
 macro_rules! routes {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
@@ -253,6 +266,8 @@ routes! {
     Health,
     /// See [`ArmOperation::OpenApi`].
     OpenApi,
+    /// See [`ArmOperation::Dashboard`].
+    Dashboard,
     /// See [`ArmOperation::MetadataEndpoints`].
     MetadataEndpoints,
     /// See [`ArmOperation::OpenIdConfiguration`].
@@ -327,6 +342,11 @@ impl Route {
         let (method, paths, summary): (&str, &[&str], &str) = match self {
             Route::Health => ("GET", &["/healthz"], "Liveness probe"),
             Route::OpenApi => ("GET", &["/openapi.json"], "This document"),
+            Route::Dashboard => (
+                "GET",
+                &["/", "/ui/dashboard.css", "/ui/dashboard.js"],
+                "The live dashboard: its page, stylesheet and script (they call the ARM API)",
+            ),
             Route::MetadataEndpoints => (
                 "GET",
                 &["/metadata/endpoints"],
@@ -465,6 +485,7 @@ impl Route {
             self,
             Route::Health
                 | Route::OpenApi
+                | Route::Dashboard
                 | Route::MetadataEndpoints
                 | Route::OpenIdConfiguration
                 | Route::Token
@@ -510,6 +531,7 @@ impl ArmOperation {
         match self {
             ArmOperation::Health => Route::Health,
             ArmOperation::OpenApi => Route::OpenApi,
+            ArmOperation::Dashboard(_) => Route::Dashboard,
             ArmOperation::MetadataEndpoints => Route::MetadataEndpoints,
             ArmOperation::OpenIdConfiguration { .. } => Route::OpenIdConfiguration,
             ArmOperation::Token { .. } => Route::Token,
@@ -648,6 +670,13 @@ fn match_route(
     let candidates: Vec<(Method, ArmOperation)> = match l.as_slice() {
         ["healthz"] => vec![(Method::GET, ArmOperation::Health)],
         ["openapi.json"] => vec![(Method::GET, ArmOperation::OpenApi)],
+        [] => vec![(Method::GET, ArmOperation::Dashboard(DashboardFile::Page))],
+        ["ui", "dashboard.css"] => {
+            vec![(Method::GET, ArmOperation::Dashboard(DashboardFile::Style))]
+        }
+        ["ui", "dashboard.js"] => {
+            vec![(Method::GET, ArmOperation::Dashboard(DashboardFile::Script))]
+        }
         ["metadata", "endpoints"] => vec![(Method::GET, ArmOperation::MetadataEndpoints)],
         ["msi", "token"] => vec![(Method::GET, ArmOperation::ManagedIdentityToken)],
         ["admin", "system-patch"] => vec![(Method::POST, ArmOperation::AdminSystemPatch)],
@@ -1270,6 +1299,18 @@ mod tests {
         assert_eq!(ok(Method::GET, "/healthz"), ArmOperation::Health);
         assert_eq!(ok(Method::GET, "/openapi.json"), ArmOperation::OpenApi);
         assert_eq!(
+            ok(Method::GET, "/"),
+            ArmOperation::Dashboard(DashboardFile::Page)
+        );
+        assert_eq!(
+            ok(Method::GET, "/ui/dashboard.js"),
+            ArmOperation::Dashboard(DashboardFile::Script)
+        );
+        assert_eq!(
+            ok(Method::GET, "/UI/Dashboard.CSS"),
+            ArmOperation::Dashboard(DashboardFile::Style)
+        );
+        assert_eq!(
             ok(Method::GET, "/metadata/endpoints"),
             ArmOperation::MetadataEndpoints
         );
@@ -1400,7 +1441,11 @@ mod tests {
             .code(),
             "NotFound"
         );
-        assert_eq!(err(Method::GET, "/").code(), "NotFound");
+        assert_eq!(err(Method::GET, "/ui/other.js").code(), "NotFound");
+        assert_eq!(
+            err(Method::POST, "/").status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
 
     #[test]

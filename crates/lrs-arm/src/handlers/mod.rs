@@ -26,6 +26,7 @@ pub(crate) async fn handle(
     match operation {
         ArmOperation::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
         ArmOperation::OpenApi => Ok(json_response(StatusCode::OK, &crate::openapi::document())),
+        ArmOperation::Dashboard(file) => Ok(crate::dashboard::response(file)),
         ArmOperation::MetadataEndpoints => Ok(plumbing::metadata_endpoints(ctx)),
         ArmOperation::OpenIdConfiguration { tenant } => {
             Ok(identity::openid_configuration(ctx, &tenant))

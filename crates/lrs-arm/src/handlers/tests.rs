@@ -872,6 +872,36 @@ async fn strict_auth_requires_our_tokens_on_arm_calls_only() {
 }
 
 #[tokio::test]
+async fn the_dashboard_is_served_without_a_token_even_in_strict_mode() {
+    let mut s = settings();
+    s.auth = AuthMode::Strict;
+    let h = harness_with(FakeBackend::default(), s);
+    for (path, kind, marker) in [
+        ("/", "text/html", "/ui/dashboard.js"),
+        ("/ui/dashboard.css", "text/css", "font-size"),
+        ("/ui/dashboard.js", "text/javascript", "completeRestore"),
+    ] {
+        let r = h.call(Method::GET, path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|v| v.starts_with(kind)),
+            "{path}"
+        );
+        assert!(
+            r.body.as_str().is_some_and(|b| b.contains(marker)),
+            "{path}"
+        );
+        assert!(is_guid(r.header("x-ms-request-id")), "{path}");
+    }
+    // What the page calls still needs a token.
+    let r = h
+        .call(Method::GET, "/subscriptions?api-version=2022-12-01", None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn body_limit_gives_the_arm_413() {
     let h = harness();
     let big = json!({"location":"l","properties":{"collation": "x".repeat(5000)}});
