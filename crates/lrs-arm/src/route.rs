@@ -147,6 +147,8 @@ pub struct OperationPath {
 pub enum ArmOperation {
     /// `GET /healthz`.
     Health,
+    /// `GET /metrics`: Prometheus metrics (docs/metrics.md).
+    Metrics,
     /// `GET /openapi.json`.
     OpenApi,
     /// `GET /metadata/endpoints`: cloud metadata for `az cloud register`.
@@ -251,6 +253,8 @@ macro_rules! routes {
 routes! {
     /// See [`ArmOperation::Health`].
     Health,
+    /// See [`ArmOperation::Metrics`].
+    Metrics,
     /// See [`ArmOperation::OpenApi`].
     OpenApi,
     /// See [`ArmOperation::MetadataEndpoints`].
@@ -326,6 +330,11 @@ impl Route {
     pub fn spec(self) -> RouteSpec {
         let (method, paths, summary): (&str, &[&str], &str) = match self {
             Route::Health => ("GET", &["/healthz"], "Liveness probe"),
+            Route::Metrics => (
+                "GET",
+                &["/metrics"],
+                "Prometheus metrics in the text exposition format",
+            ),
             Route::OpenApi => ("GET", &["/openapi.json"], "This document"),
             Route::MetadataEndpoints => (
                 "GET",
@@ -464,6 +473,7 @@ impl Route {
         !matches!(
             self,
             Route::Health
+                | Route::Metrics
                 | Route::OpenApi
                 | Route::MetadataEndpoints
                 | Route::OpenIdConfiguration
@@ -509,6 +519,7 @@ impl ArmOperation {
     pub fn route(&self) -> Route {
         match self {
             ArmOperation::Health => Route::Health,
+            ArmOperation::Metrics => Route::Metrics,
             ArmOperation::OpenApi => Route::OpenApi,
             ArmOperation::MetadataEndpoints => Route::MetadataEndpoints,
             ArmOperation::OpenIdConfiguration { .. } => Route::OpenIdConfiguration,
@@ -647,6 +658,7 @@ fn match_route(
 
     let candidates: Vec<(Method, ArmOperation)> = match l.as_slice() {
         ["healthz"] => vec![(Method::GET, ArmOperation::Health)],
+        ["metrics"] => vec![(Method::GET, ArmOperation::Metrics)],
         ["openapi.json"] => vec![(Method::GET, ArmOperation::OpenApi)],
         ["metadata", "endpoints"] => vec![(Method::GET, ArmOperation::MetadataEndpoints)],
         ["msi", "token"] => vec![(Method::GET, ArmOperation::ManagedIdentityToken)],
@@ -1268,6 +1280,9 @@ mod tests {
             Some("2022-12-01")
         );
         assert_eq!(ok(Method::GET, "/healthz"), ArmOperation::Health);
+        assert_eq!(ok(Method::GET, "/metrics"), ArmOperation::Metrics);
+        assert!(!Route::Metrics.requires_token());
+        assert!(!Route::Metrics.requires_api_version());
         assert_eq!(ok(Method::GET, "/openapi.json"), ArmOperation::OpenApi);
         assert_eq!(
             ok(Method::GET, "/metadata/endpoints"),
