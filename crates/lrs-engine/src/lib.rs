@@ -181,6 +181,10 @@ impl Engine {
         let active = self.ctx.store.list_active_jobs().await?;
         let mut blocked = 0;
         for runtime in self.runtimes() {
+            // A worker that has returned keeps its last snapshot: its job is not blocked now.
+            if *runtime.finished.borrow() {
+                continue;
+            }
             let snapshot = runtime.snapshot.read().await;
             if snapshot.plan.as_ref().is_some_and(|p| p.blocked.is_some()) {
                 blocked += 1;

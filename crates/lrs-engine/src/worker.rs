@@ -443,10 +443,7 @@ impl Worker<'_> {
             (Some(plan), false) => Arc::clone(plan),
             _ => {
                 let plan = Arc::new(self.files.planner.plan());
-                if plan.blocked.is_some() && !self.blocked {
-                    ctx.metrics.planner_blocked();
-                }
-                self.blocked = plan.blocked.is_some();
+                self.track_block(&plan);
                 self.plan = Some(Arc::clone(&plan));
                 self.publish(&plan).await;
                 // The checks read the plan and the folder's headers only: an unchanged plan
@@ -783,6 +780,7 @@ impl Worker<'_> {
                 self.files.history.insert(guid, (started, Some(finished)));
                 self.files.planner.mark_restored(guid);
                 let after = Arc::new(self.files.planner.plan());
+                self.track_block(&after);
                 self.publish(&after).await;
                 self.plan = Some(after);
                 Ok(())
@@ -911,6 +909,15 @@ impl Worker<'_> {
             info!(job = %self.job.id, since = %since, "storage reachable again");
             self.runtime.snapshot.write().await.storage_issue = None;
         }
+    }
+
+    /// Count a block in the metrics when `plan` (the job's new current plan) begins one.
+    fn track_block(&mut self, plan: &Plan) {
+        let blocked = plan.blocked.is_some();
+        if blocked && !self.blocked {
+            self.ctx.metrics.planner_blocked();
+        }
+        self.blocked = blocked;
     }
 
     async fn publish(&self, plan: &Arc<Plan>) {
