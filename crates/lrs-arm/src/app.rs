@@ -19,6 +19,7 @@ use crate::backend::Backend;
 use crate::config::{AuthMode, ServeConfig, SubscriptionInfo};
 use crate::error::ApiError;
 use crate::handlers;
+use crate::metrics::HttpMetrics;
 use crate::middleware::{ErrorCode, panic_response, request_ids_and_log};
 use crate::route::{ArmOperation, parse};
 
@@ -76,6 +77,8 @@ struct StateInner {
     backend: Arc<dyn Backend>,
     settings: Settings,
     tokens: TokenIssuer,
+    /// Request counts and latencies, served by `GET /metrics`.
+    http_metrics: HttpMetrics,
     /// Subscriptions seen in successful ARM calls. The store cannot list subscriptions, so
     /// `GET /subscriptions` reports these plus the configured one.
     subscriptions: Mutex<BTreeSet<String>>,
@@ -88,6 +91,7 @@ impl AppState {
                 backend,
                 settings,
                 tokens,
+                http_metrics: HttpMetrics::new(),
                 subscriptions: Mutex::new(BTreeSet::new()),
             }),
         }
@@ -103,6 +107,10 @@ impl AppState {
 
     pub(crate) fn tokens(&self) -> &TokenIssuer {
         &self.inner.tokens
+    }
+
+    pub(crate) fn http_metrics(&self) -> &HttpMetrics {
+        &self.inner.http_metrics
     }
 
     fn remember_subscription(&self, id: &str) {
@@ -144,9 +152,12 @@ pub(crate) struct ListenerInfo {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .fallback(dispatch)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn(request_ids_and_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            request_ids_and_log,
+        ))
 }
 
 /// What a handler gets besides the operation.

@@ -100,6 +100,9 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn faults(&self) -> Vec<Fault>;
     /// Clear one fault or all; how many went.
     fn clear_faults(&self, id: Option<Uuid>) -> usize;
+    /// The engine's metrics in the Prometheus text format (`GET /metrics` appends the HTTP
+    /// layer's own).
+    fn render_metrics(&self) -> BoxFuture<'_, Result<String, EngineError>>;
 }
 
 impl Backend for Engine {
@@ -231,5 +234,9 @@ impl Backend for Engine {
 
     fn clear_faults(&self, id: Option<Uuid>) -> usize {
         Engine::clear_faults(self, id)
+    }
+
+    fn render_metrics(&self) -> BoxFuture<'_, Result<String, EngineError>> {
+        Box::pin(Engine::render_metrics(self))
     }
 }

@@ -497,4 +497,11 @@ impl Backend for FakeBackend {
     fn clear_faults(&self, id: Option<Uuid>) -> usize {
         self.faults.clear(id)
     }
+
+    fn render_metrics(&self) -> BoxFuture<'_, Result<String, EngineError>> {
+        // The fake has no engine metrics; one sample shows where they go in the answer.
+        Box::pin(async {
+            Ok("# HELP lrs_fake_backend A fake backend.\n# TYPE lrs_fake_backend gauge\nlrs_fake_backend 1\n".to_string())
+        })
+    }
 }

@@ -28,6 +28,7 @@ mod fake;
 mod handlers;
 mod json;
 mod lro;
+mod metrics;
 mod middleware;
 pub mod openapi;
 mod refusals;

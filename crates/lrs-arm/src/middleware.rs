@@ -7,12 +7,13 @@ use std::any::Any;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::route::Route;
 
@@ -52,8 +53,13 @@ fn new_id() -> HeaderValue {
 }
 
 /// Stamp `x-ms-request-id` / `x-ms-correlation-request-id` on the response (echoing the
-/// client's ids when it sent them), and write one access-log line per request.
-pub(crate) async fn request_ids_and_log(request: Request, next: Next) -> Response {
+/// client's ids when it sent them), write one access-log line per request, and count it in
+/// the HTTP metrics (by route name, never by path).
+pub(crate) async fn request_ids_and_log(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let headers = request.headers();
     let client_request_id = usable_id(headers, &CLIENT_REQUEST_ID);
@@ -65,7 +71,7 @@ pub(crate) async fn request_ids_and_log(request: Request, next: Next) -> Respons
 
     let mut response = next.run(request).await;
 
-    let route = response.extensions().get::<Route>().map(|r| r.name());
+    let route = response.extensions().get::<Route>().copied();
     let error_code = response
         .extensions()
         .get::<ErrorCode>()
@@ -76,8 +82,12 @@ pub(crate) async fn request_ids_and_log(request: Request, next: Next) -> Respons
     if let Some(id) = client_request_id {
         out.insert(CLIENT_REQUEST_ID, id);
     }
+    let elapsed = started.elapsed();
+    state
+        .http_metrics()
+        .observe(route, response.status(), elapsed);
     let status = response.status().as_u16();
-    let latency_ms = round_to_tenth_ms(started.elapsed());
+    let latency_ms = round_to_tenth_ms(elapsed);
     tracing::info!(
         target: "lrs_arm::access",
         %method,
@@ -86,7 +96,7 @@ pub(crate) async fn request_ids_and_log(request: Request, next: Next) -> Respons
         status,
         latency_ms,
         request_id = request_id.to_str().unwrap_or(""),
-        operation = route.unwrap_or("-"),
+        operation = route.map_or("-", Route::name),
         error = error_code.as_deref().unwrap_or(""),
         "request"
     );

@@ -106,6 +106,11 @@ fn operation(route: Route, template: &str, operation_id: &str, summary: &str) ->
     };
     match route {
         Route::Health => put("200", response("Alive", Some("Health"))),
+        Route::Metrics => put(
+            "200",
+            json!({"description": "Metrics in the Prometheus text exposition format (docs/metrics.md)",
+                "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}),
+        ),
         Route::OpenApi => put("200", response("This document", None)),
         Route::Dashboard => put(
             "200",

@@ -147,6 +147,8 @@ pub struct OperationPath {
 pub enum ArmOperation {
     /// `GET /healthz`.
     Health,
+    /// `GET /metrics`: Prometheus metrics (docs/metrics.md).
+    Metrics,
     /// `GET /openapi.json`.
     OpenApi,
     /// `GET /` (the page) and `GET /ui/dashboard.css|js`: the live dashboard.
@@ -264,6 +266,8 @@ macro_rules! routes {
 routes! {
     /// See [`ArmOperation::Health`].
     Health,
+    /// See [`ArmOperation::Metrics`].
+    Metrics,
     /// See [`ArmOperation::OpenApi`].
     OpenApi,
     /// See [`ArmOperation::Dashboard`].
@@ -341,6 +345,11 @@ impl Route {
     pub fn spec(self) -> RouteSpec {
         let (method, paths, summary): (&str, &[&str], &str) = match self {
             Route::Health => ("GET", &["/healthz"], "Liveness probe"),
+            Route::Metrics => (
+                "GET",
+                &["/metrics"],
+                "Prometheus metrics in the text exposition format",
+            ),
             Route::OpenApi => ("GET", &["/openapi.json"], "This document"),
             Route::Dashboard => (
                 "GET",
@@ -484,6 +493,7 @@ impl Route {
         !matches!(
             self,
             Route::Health
+                | Route::Metrics
                 | Route::OpenApi
                 | Route::Dashboard
                 | Route::MetadataEndpoints
@@ -530,6 +540,7 @@ impl ArmOperation {
     pub fn route(&self) -> Route {
         match self {
             ArmOperation::Health => Route::Health,
+            ArmOperation::Metrics => Route::Metrics,
             ArmOperation::OpenApi => Route::OpenApi,
             ArmOperation::Dashboard(_) => Route::Dashboard,
             ArmOperation::MetadataEndpoints => Route::MetadataEndpoints,
@@ -669,6 +680,7 @@ fn match_route(
 
     let candidates: Vec<(Method, ArmOperation)> = match l.as_slice() {
         ["healthz"] => vec![(Method::GET, ArmOperation::Health)],
+        ["metrics"] => vec![(Method::GET, ArmOperation::Metrics)],
         ["openapi.json"] => vec![(Method::GET, ArmOperation::OpenApi)],
         [] => vec![(Method::GET, ArmOperation::Dashboard(DashboardFile::Page))],
         ["ui", "dashboard.css"] => {
@@ -1297,6 +1309,9 @@ mod tests {
             Some("2022-12-01")
         );
         assert_eq!(ok(Method::GET, "/healthz"), ArmOperation::Health);
+        assert_eq!(ok(Method::GET, "/metrics"), ArmOperation::Metrics);
+        assert!(!Route::Metrics.requires_token());
+        assert!(!Route::Metrics.requires_api_version());
         assert_eq!(ok(Method::GET, "/openapi.json"), ArmOperation::OpenApi);
         assert_eq!(
             ok(Method::GET, "/"),

@@ -20,6 +20,8 @@ use crate::profile::{Expiry, Profile};
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) store: Arc<dyn Store>,
+    /// The engine's metrics.
+    pub(crate) metrics: Arc<crate::metrics::EngineMetrics>,
     pub(crate) target: Arc<dyn Target>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Profile for new jobs.
@@ -111,11 +113,15 @@ impl Context {
     /// Fail a job (unless it already ended) and settle its operations.
     pub(crate) async fn fail_job(&self, id: Uuid, error: ErrorRecord) -> Result<(), StoreError> {
         let now = self.clock.now();
+        // Whether this call ended the job (the closure's last run is the one that was stored).
+        let mut ended = false;
         let job = self
             .modify_job(id, |job| {
+                ended = false;
                 if job.state.is_terminal() {
                     return false;
                 }
+                ended = true;
                 job.state = JobState::Failed;
                 job.error = Some(error.clone());
                 job.finished_at = Some(now);
@@ -124,6 +130,9 @@ impl Context {
             })
             .await?;
         if let Some(job) = job {
+            if ended {
+                self.metrics.job_ended(&job);
+            }
             if job.state == JobState::Failed {
                 self.store
                     .set_database_status(job.database_id, DatabaseStatus::Inaccessible)
@@ -138,11 +147,15 @@ impl Context {
     /// Mark a job completed, its database online, and settle its operations.
     pub(crate) async fn complete_job(&self, id: Uuid) -> Result<(), StoreError> {
         let now = self.clock.now();
+        // Whether this call ended the job (the closure's last run is the one that was stored).
+        let mut ended = false;
         let job = self
             .modify_job(id, |job| {
+                ended = false;
                 if job.state.is_terminal() {
                     return false;
                 }
+                ended = true;
                 job.state = JobState::Completed;
                 job.finished_at = Some(now);
                 forget_secret(job);
@@ -150,6 +163,9 @@ impl Context {
             })
             .await?;
         if let Some(job) = job {
+            if ended {
+                self.metrics.job_ended(&job);
+            }
             if job.state == JobState::Completed {
                 self.store
                     .set_database_status(job.database_id, DatabaseStatus::Online)

@@ -15,6 +15,7 @@ mod details;
 pub mod faults;
 pub mod journal;
 mod layout;
+pub mod metrics;
 pub mod profile;
 pub mod secrets;
 mod worker;
@@ -108,8 +109,13 @@ impl Engine {
     /// lease on) and keeps adopting orphaned jobs. Must be called inside a tokio runtime.
     pub fn start(config: EngineConfig, store: Arc<dyn Store>, target: Arc<dyn Target>) -> Self {
         let lease = TimeDelta::from_std(config.lease).unwrap_or(TimeDelta::seconds(30));
+        let metrics = Arc::new(metrics::EngineMetrics::new());
+        // Every store call of the engine (API requests and workers alike) is timed.
+        let store: Arc<dyn Store> =
+            Arc::new(metrics::MeteredStore::new(store, Arc::clone(&metrics)));
         let ctx = Arc::new(Context {
             store,
+            metrics,
             target,
             clock: config.clock,
             profile: config.profile,
@@ -150,6 +156,32 @@ impl Engine {
         for runtime in self.runtimes() {
             runtime.wait_finished().await;
         }
+    }
+
+    /// The engine's metrics (recorded by its workers and store calls).
+    pub fn metrics(&self) -> &metrics::EngineMetrics {
+        &self.ctx.metrics
+    }
+
+    /// Every engine metric in the Prometheus text format; the job gauges are read from the
+    /// store now (the active jobs of every node sharing it) and from this node's workers.
+    pub async fn render_metrics(&self) -> Result<String, EngineError> {
+        let active = self.ctx.store.list_active_jobs().await?;
+        let mut blocked = 0;
+        for runtime in self.runtimes() {
+            // A worker that has returned keeps its last snapshot: its job is not blocked now.
+            if *runtime.finished.borrow() {
+                continue;
+            }
+            let snapshot = runtime.snapshot.read().await;
+            if snapshot.plan.as_ref().is_some_and(|p| p.blocked.is_some()) {
+                blocked += 1;
+            }
+        }
+        self.ctx
+            .metrics
+            .render(&active, blocked)
+            .map_err(|e| EngineError::Internal(format!("metrics could not be encoded: {e}")))
     }
 
     /// The engine's clock (emulated time).
@@ -682,18 +714,27 @@ impl Engine {
         let mut worker = None;
         if let Some(job) = store.job_for_database(database.id).await? {
             let now = self.ctx.clock.now();
+            // Whether this call stopped the job (the closure's last run is the one stored).
+            let mut ended = false;
             let stopped = self
                 .ctx
                 .modify_job(job.id, |job| {
+                    ended = false;
                     if job.state.is_terminal() {
                         return false;
                     }
+                    ended = true;
                     job.state = JobState::Stopped;
                     job.finished_at = Some(now);
                     context::forget_secret(job);
                     true
                 })
                 .await?;
+            if let Some(job) = &stopped
+                && ended
+            {
+                self.ctx.metrics.job_ended(job);
+            }
             worker = self.runtime(job.id);
             if let Some(runtime) = &worker {
                 runtime.cancel.cancel();

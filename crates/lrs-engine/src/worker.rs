@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -29,6 +29,7 @@ use crate::clock::truncate_to_micros;
 use crate::codes;
 use crate::context::Context;
 use crate::faults::JobFault;
+use crate::metrics::StorageErrorKind;
 
 /// Headers of new files are read this many at a time (the first scan of a big folder).
 const HEADER_READ_CONCURRENCY: usize = 32;
@@ -200,6 +201,8 @@ struct Worker<'a> {
     outage: Option<DateTime<Utc>>,
     /// Whether this worker has listed the folder successfully at least once.
     listed: bool,
+    /// Whether the last plan was blocked (a block is counted when it begins, not per poll).
+    blocked: bool,
 }
 
 async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), String> {
@@ -253,6 +256,7 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
         plan: None,
         outage: None,
         listed: false,
+        blocked: false,
     };
     // The store's files are known already: a restart re-reads only what changed since.
     for entry in worker.files.entries.values() {
@@ -432,11 +436,14 @@ impl Worker<'_> {
                 snapshot.fault = None;
             }
         }
+        let scan_started = Instant::now();
         let changed = self.scan().await?;
+        ctx.metrics.scanned(scan_started.elapsed());
         let plan = match (&self.plan, changed) {
             (Some(plan), false) => Arc::clone(plan),
             _ => {
                 let plan = Arc::new(self.files.planner.plan());
+                self.track_block(&plan);
                 self.plan = Some(Arc::clone(&plan));
                 self.publish(&plan).await;
                 // The checks read the plan and the folder's headers only: an unchanged plan
@@ -573,10 +580,18 @@ impl Worker<'_> {
         let delta = match self.scanner.scan(self.source.as_ref()).await {
             Ok(delta) => delta,
             Err(e) if e.is_transient() => {
+                self.ctx
+                    .metrics
+                    .storage_error(StorageErrorKind::ListTransient, true);
                 self.storage_broken(&e).await?;
                 return Ok(false);
             }
-            Err(e) => return Err(Halt::Fail(source_error_record(&e))),
+            Err(e) => {
+                self.ctx
+                    .metrics
+                    .storage_error(StorageErrorKind::ListFatal, false);
+                return Err(Halt::Fail(source_error_record(&e)));
+            }
         };
         self.storage_reachable().await;
         if delta.is_unchanged() {
@@ -627,6 +642,9 @@ impl Worker<'_> {
                 Err(e) if matches!(e.kind, ErrorKind::Io(_)) => {
                     // A storage hiccup, not a verdict on the file: read it again next time.
                     debug!(job = %self.job.id, file = %entry.name, "header read failed, will retry: {e}");
+                    self.ctx
+                        .metrics
+                        .storage_error(StorageErrorKind::HeaderRead, true);
                     self.scanner.forget(&entry.name);
                     continue;
                 }
@@ -669,6 +687,8 @@ impl Worker<'_> {
     async fn restore(&mut self, plan: &Plan, set: &lrs_plan::PlannedSet) -> Result<(), Halt> {
         let ctx = self.ctx;
         let mut stripes = Vec::with_capacity(set.stripes.len());
+        // Bytes restored: the sizes of the files holding the set's stripes.
+        let mut bytes = 0u64;
         for stripe in set.stripes.iter() {
             let (Some(entry), Some(media)) = (
                 self.files.entries.get(&*stripe.file),
@@ -689,6 +709,7 @@ impl Worker<'_> {
                     stripe.file, stripe.position
                 )));
             };
+            bytes = bytes.saturating_add(entry.size);
             let reader: Arc<dyn RangeRead> = self.source.open(entry);
             stripes.push(StripeInput {
                 reader,
@@ -728,6 +749,7 @@ impl Worker<'_> {
         // Keep the lease while the restore runs (a big set may outlast it). If the lease is
         // lost, another node owns the job now: drop the restore (a dropped restore writes
         // nothing) and leave.
+        let restore_started = Instant::now();
         let restored = {
             let restore = ctx.target.restore(&self.database, stripes);
             tokio::pin!(restore);
@@ -749,6 +771,8 @@ impl Worker<'_> {
         };
         match restored {
             Ok(_) => {
+                ctx.metrics
+                    .set_restored(kind_name(set.kind), bytes, restore_started.elapsed());
                 let finished = ctx.clock.now();
                 ctx.store
                     .restore_finished(self.job.id, &guid.to_string(), finished)
@@ -756,6 +780,7 @@ impl Worker<'_> {
                 self.files.history.insert(guid, (started, Some(finished)));
                 self.files.planner.mark_restored(guid);
                 let after = Arc::new(self.files.planner.plan());
+                self.track_block(&after);
                 self.publish(&after).await;
                 self.plan = Some(after);
                 Ok(())
@@ -884,6 +909,15 @@ impl Worker<'_> {
             info!(job = %self.job.id, since = %since, "storage reachable again");
             self.runtime.snapshot.write().await.storage_issue = None;
         }
+    }
+
+    /// Count a block in the metrics when `plan` (the job's new current plan) begins one.
+    fn track_block(&mut self, plan: &Plan) {
+        let blocked = plan.blocked.is_some();
+        if blocked && !self.blocked {
+            self.ctx.metrics.planner_blocked();
+        }
+        self.blocked = blocked;
     }
 
     async fn publish(&self, plan: &Arc<Plan>) {

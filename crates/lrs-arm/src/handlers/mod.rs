@@ -5,6 +5,7 @@ mod databases;
 mod identity;
 mod instance_operations;
 mod instances;
+mod metrics;
 mod operations;
 mod plumbing;
 
@@ -25,6 +26,7 @@ pub(crate) async fn handle(
 ) -> Result<Response, ApiError> {
     match operation {
         ArmOperation::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
+        ArmOperation::Metrics => metrics::metrics(state).await,
         ArmOperation::OpenApi => Ok(json_response(StatusCode::OK, &crate::openapi::document())),
         ArmOperation::Dashboard(file) => Ok(crate::dashboard::response(file)),
         ArmOperation::MetadataEndpoints => Ok(plumbing::metadata_endpoints(ctx)),

@@ -134,6 +134,85 @@ fn is_guid(s: Option<&str>) -> bool {
     s.is_some_and(|s| Uuid::parse_str(s).is_ok())
 }
 
+/// The value of the `lrs_http_requests_total` sample with these labels in a scrape, if any.
+fn http_requests(scrape: &prometheus_parse::Scrape, route: &str, status: &str) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "lrs_http_requests_total"
+                && s.labels.get("route") == Some(route)
+                && s.labels.get("status") == Some(status)
+        })
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Counter(v) => Some(v),
+            _ => None,
+        })
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_name_and_status() {
+    let h = harness();
+    for _ in 0..3 {
+        assert_eq!(
+            h.call(Method::GET, "/healthz", None).await.status,
+            StatusCode::OK
+        );
+    }
+    // Unknown paths are one series, whatever the path: no path ever becomes a label.
+    for path in ["/nope/1", "/nope/2"] {
+        assert_eq!(
+            h.call(Method::GET, path, None).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    assert_eq!(
+        h.call(Method::DELETE, "/healthz", None).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let r = h.call(Method::GET, "/metrics", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = r.body.as_str().expect("text body").to_string();
+    assert!(!text.contains("/nope"), "{text}");
+    let lines: Vec<_> = text.lines().map(|l| Ok(l.to_string())).collect();
+    let scrape = prometheus_parse::Scrape::parse(lines.into_iter()).expect("parse");
+    assert_eq!(http_requests(&scrape, "Health", "200"), Some(3.0));
+    assert_eq!(http_requests(&scrape, "Unmatched", "404"), Some(2.0));
+    assert_eq!(http_requests(&scrape, "Unmatched", "405"), Some(1.0));
+    // The scrape itself is counted once its answer is out, so not in its own answer.
+    assert_eq!(http_requests(&scrape, "Metrics", "200"), None);
+    // The backend's metrics come first.
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "lrs_fake_backend")
+    );
+    // Three Health requests in the latency histogram: its +Inf bucket counts them all.
+    let latency = scrape.samples.iter().find(|s| {
+        s.metric == "lrs_http_request_duration_seconds" && s.labels.get("route") == Some("Health")
+    });
+    assert!(
+        matches!(latency.map(|s| &s.value), Some(prometheus_parse::Value::Histogram(b))
+            if b.last().is_some_and(|b| b.less_than.is_infinite() && b.count == 3.0)),
+        "{latency:?}"
+    );
+    let r = h.call(Method::GET, "/metrics", None).await;
+    let lines: Vec<_> = r
+        .body
+        .as_str()
+        .expect("text body")
+        .lines()
+        .map(|l| Ok(l.to_string()))
+        .collect();
+    let scrape = prometheus_parse::Scrape::parse(lines.into_iter()).expect("parse");
+    assert_eq!(http_requests(&scrape, "Metrics", "200"), Some(1.0));
+}
+
 #[tokio::test]
 async fn health_and_request_ids() {
     let h = harness();
@@ -856,6 +935,7 @@ async fn strict_auth_requires_our_tokens_on_arm_calls_only() {
     assert_eq!(r.status, StatusCode::OK);
     for path in [
         "/healthz",
+        "/metrics",
         "/openapi.json",
         "/metadata/endpoints",
         "/common/v2.0/.well-known/openid-configuration",
