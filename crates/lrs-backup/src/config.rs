@@ -12,8 +12,11 @@ use crate::model::BackupType;
 use crate::mtf::{Tag, date};
 use crate::values::{BackupDateTime, Guid};
 
-/// Smallest SCIN record we accept: every field we read lies below this offset.
-const SCIN_MIN_LEN: usize = 352;
+/// Smallest SCIN record we accept: SQL Server 2005's fixed part, which ends at 344 (its last
+/// field, LastLogBackupLSN, ends at 342); a record with empty names has no string tail. The
+/// CompressedBackupSize field of 2008 and later (344..352) is read only when the fixed part
+/// reaches it.
+const SCIN_MIN_LEN: usize = 344;
 /// Smallest SFIN record we accept.
 const SFIN_MIN_LEN: usize = 202;
 /// Smallest SFGI record we accept.
