@@ -4,7 +4,8 @@ cuts the migration over (the SDK sees the database Online) and shows a failed mi
 
 Chromium is Debian's (`apt-get install chromium`, /usr/bin/chromium, or LRS_CHROMIUM=path),
 driven through the Chrome DevTools Protocol over a WebSocket with `websocket-client` (installed
-in .venv with azure-cli, which depends on it): no browser download, no driver. The page is
+in .venv with azure-cli, which depends on it; the driver is cdp.py, shared with
+bench/dashboard.py): no browser download, no driver. The page is
 opened over the emulator's HTTPS listener; Chromium trusts exactly the emulator's certificate
 (`--ignore-certificate-errors-spki-list` with its public key's hash). Under CI (CI=true) a
 missing Chromium is an error; elsewhere the test is skipped, saying why.
@@ -14,44 +15,22 @@ three runs' folders under /tmp/pytest-of-$USER)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import itertools
 import json
 import os
-import shutil
 import ssl
-import subprocess
-import tempfile
-import time
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from azure.mgmt.sql.models import ManagedDatabase
 
+import cdp
 from harness import INSTANCE, RESOURCE_GROUP, forge_chain, unique, wait_until
 
 #: The tenant of `lrs serve`'s emulated AAD authority (crates/lrs-arm/src/config.rs).
 TENANT = "00000000-0000-0000-0000-00000000000a"
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",  # the suite runs as root in CI containers
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--hide-scrollbars",
-    "--window-size=1600,1100",
-    "--remote-debugging-port=0",
-]
 
 
 def unavailable(reason: str) -> None:
@@ -62,129 +41,23 @@ def unavailable(reason: str) -> None:
 
 
 def chromium_path() -> str:
-    path = os.environ.get("LRS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(path, os.X_OK):
-        unavailable("chromium is not installed (Debian: apt-get install chromium; or LRS_CHROMIUM=path)")
-    return path
+    try:
+        return cdp.chromium_path()
+    except cdp.Unavailable as e:
+        unavailable(str(e))
 
 
-def spki_hash(cert_pem: Path) -> str:
-    """base64(sha256(SubjectPublicKeyInfo)) of the certificate, as Chromium's
-    --ignore-certificate-errors-spki-list wants it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-class Browser:
-    """One headless Chromium with one page, driven over the DevTools Protocol."""
-
-    def __init__(self, chromium: str, cert: Path):
-        try:
-            import websocket  # websocket-client
-        except ImportError:
-            unavailable("the Python package websocket-client is missing from the venv")
-        self.profile = Path(tempfile.mkdtemp(prefix="lrs-chromium-"))
-        self.log = (self.profile / "chromium.log").open("wb")
-        self.process = subprocess.Popen(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile / 'profile'}",
-             f"--ignore-certificate-errors-spki-list={spki_hash(cert)}", "about:blank"],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-        port_file = self.profile / "profile" / "DevToolsActivePort"
-        port = wait_until("Chromium's DevTools port", lambda: port_file.is_file()
-                          and port_file.read_text().split("\n")[0].strip(), timeout=30)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            pages = [t for t in json.load(r) if t["type"] == "page"]
-        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=30,
-                                              suppress_origin=True)
-        self.ids = itertools.count(1)
-        self.errors: list[str] = []  # uncaught exceptions and console errors of the page
-        self.send("Runtime.enable")
-        self.send("Page.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=1600, height=1100,
-                  deviceScaleFactor=1, mobile=False)
-
-    def send(self, method: str, **params: Any) -> dict:
-        """A DevTools command's result (events met meanwhile are scanned for page errors)."""
-        call_id = next(self.ids)
-        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == call_id:
-                if "error" in message:
-                    raise AssertionError(f"{method}: {message['error']}")
-                return message["result"]
-            if message.get("method") == "Runtime.exceptionThrown":
-                self.errors.append(json.dumps(message["params"]["exceptionDetails"])[:500])
-            elif (message.get("method") == "Runtime.consoleAPICalled"
-                  and message["params"]["type"] == "error"):
-                self.errors.append(json.dumps(message["params"]["args"])[:500])
-
-    def eval(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)
-        if "exceptionDetails" in result:
-            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def open(self, url: str) -> None:
-        self.send("Page.navigate", url=url)
-        wait_until(f"{url} loaded", lambda: self.eval("document.readyState") == "complete")
-
-    def text(self, selector: str) -> str:
-        return self.eval(f"(document.querySelector({json.dumps(selector)}) || {{}}).innerText || ''")
-
-    def click(self, selector: str) -> None:
-        """A real mouse click (pressed and released) at the element's centre."""
-        box = self.eval(f"""(() => {{
-            const e = document.querySelector({json.dumps(selector)});
-            if (!e) return null;
-            e.scrollIntoView({{block: 'center'}});
-            const r = e.getBoundingClientRect();
-            return [r.x + r.width / 2, r.y + r.height / 2, e.disabled === true];
-        }})()""")
-        assert box is not None, f"no element {selector}"
-        assert not box[2], f"{selector} is disabled"
-        for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
-                      button="left", clickCount=1)
-
-    def type_into(self, selector: str, value: str) -> None:
-        """Replace the field's text as a user would: focus, select all, type."""
-        self.click(selector)
-        self.eval(f"document.querySelector({json.dumps(selector)}).select()")
-        self.send("Input.insertText", text=value)
-
-    def screenshot(self, path: Path) -> Path:
-        """The whole page, not only the viewport."""
-        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-        data = self.send("Page.captureScreenshot", format="png", clip=clip,
-                         captureBeyondViewport=True)["data"]
-        path.write_bytes(base64.b64decode(data))
-        return path
-
-    def close(self) -> None:
-        try:
-            self.ws.close()
-        finally:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-            self.log.close()
-            shutil.rmtree(self.profile, ignore_errors=True)
+def open_browser(chromium: str, cert: Path) -> cdp.Browser:
+    """A headless Chromium trusting exactly the server's certificate (cdp.py)."""
+    try:
+        return cdp.Browser(chromium, cert)
+    except cdp.Unavailable as e:
+        unavailable(str(e))
 
 
 @pytest.fixture
 def browser(services):
-    b = Browser(chromium_path(), services.cert)
+    b = open_browser(chromium_path(), services.cert)
     yield b
     b.close()
 
@@ -202,7 +75,7 @@ def start(sql, storage, container: str, db: str):
     )
 
 
-def set_rows(browser: Browser) -> list[list[str]]:
+def set_rows(browser: cdp.Browser) -> list[list[str]]:
     """The backup-set table: [type, name, status] per row."""
     return browser.eval("""[...document.querySelectorAll('#sets tbody tr')]
         .map(r => [...r.cells].slice(0, 3).map(c => c.innerText.trim()))""")
@@ -317,7 +190,7 @@ def test_under_strict_auth_the_dashboard_says_a_token_is_needed_and_takes_one(
         second_server, tmp_path):
     chromium = chromium_path()
     server = second_server("--auth", "strict")
-    browser = Browser(chromium, server.cert)
+    browser = open_browser(chromium, server.cert)
     try:
         browser.open(f"{server.arm}/")
         wait_until("the token notice", lambda: "needs a token" in browser.text("#problem"),
@@ -363,7 +236,7 @@ def test_a_hundred_databases_list_live_and_filter(second_server, tmp_path):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(create, range(100)))
-    browser = Browser(chromium, server.cert)
+    browser = open_browser(chromium, server.cert)
     try:
         browser.open(f"{server.arm}/")
         rows = "document.querySelectorAll('#databases tbody tr').length"
