@@ -30,8 +30,9 @@ pub(crate) struct DemoArgs {
     /// temporary folder, removed on exit).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// HTTPS port of the ARM endpoint on 127.0.0.1 (0: a free port).
-    #[arg(long, default_value_t = 8443)]
+    /// HTTPS port of the ARM endpoint on 127.0.0.1 (0: a free port). Not `lrs serve`'s 8443,
+    /// so the demo runs beside a server.
+    #[arg(long, default_value_t = 9443)]
     port: u16,
     /// Seconds between new log backups.
     #[arg(long, default_value_t = 10.0)]
