@@ -1061,11 +1061,10 @@ mod tests {
     /// the MTF stream (checksum-valid block headers where the format puts them).
     #[test]
     fn real_fixture_matches_xpress_huffman() {
-        let Some(root) = std::env::var_os("LRS_REAL_FIXTURES") else {
-            eprintln!("skipped real_fixture_matches_xpress_huffman: LRS_REAL_FIXTURES is not set");
+        let Some(root) = lrs_testkit::real_fixtures() else {
             return;
         };
-        let path = std::path::Path::new(&root).join("Guilderm-SC-701_ClassWork/northwind.bak");
+        let path = root.join("Guilderm-SC-701_ClassWork/northwind.bak");
         let file = std::fs::read(&path).expect("northwind.bak must be readable");
         let chunks = chunks(&file);
 

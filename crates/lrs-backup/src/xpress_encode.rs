@@ -1067,11 +1067,10 @@ mod tests {
     /// again (both decoders); reports our payload sizes against SQL Server's.
     #[test]
     fn real_fixture_chunks_round_trip() {
-        let Some(root) = std::env::var_os("LRS_REAL_FIXTURES") else {
-            eprintln!("skipped real_fixture_chunks_round_trip: LRS_REAL_FIXTURES is not set");
+        let Some(root) = lrs_testkit::real_fixtures() else {
             return;
         };
-        let path = std::path::Path::new(&root).join("Guilderm-SC-701_ClassWork/northwind.bak");
+        let path = root.join("Guilderm-SC-701_ClassWork/northwind.bak");
         let file = std::fs::read(&path).expect("northwind.bak must be readable");
         let chunks = real_chunks(&file);
         assert!(

@@ -323,11 +323,10 @@ fn decoded(path: &Path) -> Vec<u8> {
 
 #[test]
 fn structure_matches_real_backups_of_the_mimicked_version() {
-    let Some(fixtures) = std::env::var_os("LRS_REAL_FIXTURES") else {
-        eprintln!("LRS_REAL_FIXTURES is not set: structural comparison skipped");
+    let Some(fixtures) = lrs_testkit::real_fixtures() else {
         return;
     };
-    let fixtures = Path::new(&fixtures);
+    let fixtures = fixtures.as_path();
     let more = fixtures
         .parent()
         .expect("LRS_REAL_FIXTURES has a parent folder")

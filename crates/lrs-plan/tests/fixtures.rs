@@ -35,11 +35,7 @@ fn source_files(dir: &Path, root: &Path) -> Vec<SourceFile> {
 }
 
 fn plan(folder: &str) -> Option<(Plan, String)> {
-    let Some(root) = std::env::var_os("LRS_REAL_FIXTURES") else {
-        eprintln!("LRS_REAL_FIXTURES is not set: real-fixture test skipped");
-        return None;
-    };
-    let root = Path::new(&root).join(folder);
+    let root = lrs_testkit::real_fixtures()?.join(folder);
     let files = source_files(&root, &root);
     Some((
         Planner::plan_files(Options::default(), files),

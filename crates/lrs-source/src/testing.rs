@@ -90,10 +90,12 @@ impl Azurite {
             }));
         }
         if !on_path("azurite-blob") {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
+            if lrs_testkit::under_ci() {
                 return Err("azurite-blob is not installed and CI=true: run `scripts/services/azurite.sh install` (or set LRS_AZURITE_BLOB_URL)".into());
             }
-            println!("skipped: azurite not installed (scripts/services/azurite.sh install)");
+            lrs_testkit::skip(
+                "azurite-blob is not installed (scripts/services/azurite.sh install)",
+            );
             return Ok(None);
         }
         let mut last_error = String::new();

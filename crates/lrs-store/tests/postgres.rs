@@ -215,8 +215,7 @@ impl Server {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_postgres() {
     let Some(server) = Server::find() else {
-        println!("skipped: no PostgreSQL");
-        eprintln!("skipped: no PostgreSQL");
+        lrs_testkit::skip("no PostgreSQL (scripts/services/postgres.sh install)");
         return;
     };
     let url = server.url();

@@ -871,15 +871,10 @@ pub async fn logs_follow_the_database_across_a_recovery_fork(target: Arc<dyn Tar
 // ---------------------------------------------------------------------------------------------
 // Checks on real SQL Server backups
 
-/// The real-fixture root, or None (with a message) when `LRS_REAL_FIXTURES` is not set.
+/// The real-fixture root, or None (a skip by lrs_testkit's policy) when `LRS_REAL_FIXTURES` is
+/// not set.
 pub fn real_fixtures() -> Option<PathBuf> {
-    match std::env::var_os("LRS_REAL_FIXTURES") {
-        Some(root) => Some(PathBuf::from(root)),
-        None => {
-            eprintln!("LRS_REAL_FIXTURES is not set: real-fixture conformance check skipped");
-            None
-        }
-    }
+    lrs_testkit::real_fixtures()
 }
 
 /// The stripes (position 1) of the real backup files `paths`, relative to the fixture root.

@@ -107,13 +107,7 @@ const LABELONLY_COLUMNS: &[&str] = &[
 ];
 
 fn fixtures() -> Option<PathBuf> {
-    match std::env::var_os("LRS_REAL_FIXTURES") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => {
-            eprintln!("LRS_REAL_FIXTURES is not set: real-fixture test skipped");
-            None
-        }
-    }
+    lrs_testkit::real_fixtures()
 }
 
 fn lrs(args: &[&str]) -> Output {

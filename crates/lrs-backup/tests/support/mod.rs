@@ -5,14 +5,11 @@ use std::path::{Path, PathBuf};
 
 use lrs_backup::{BackupMedia, ReadOptions};
 
-/// The folder of real backups named by `LRS_REAL_FIXTURES`, or `None` (test skipped, with a
-/// line saying so) when the variable is unset. A set variable naming a missing folder fails.
+/// The folder of real backups named by `LRS_REAL_FIXTURES`, or `None` when the variable is unset
+/// (a skip, by lrs_testkit's policy: a failure under CI). A set variable naming a missing folder
+/// fails.
 pub fn fixtures() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("LRS_REAL_FIXTURES") else {
-        eprintln!("LRS_REAL_FIXTURES is not set: real-fixture test skipped");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
+    let dir = lrs_testkit::real_fixtures()?;
     assert!(
         dir.is_dir(),
         "LRS_REAL_FIXTURES={} is not a folder",
