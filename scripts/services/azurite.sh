@@ -9,6 +9,10 @@
 # The tests start their own in-memory Azurite on a free loopback port (lrs-source's `testing`
 # module), or use an already running one named by LRS_AZURITE_BLOB_URL
 # (e.g. http://127.0.0.1:10000/devstoreaccount1).
+#
+# Node.js: azurite 3.37.0 declares `node >= 22` (3.36.0: >= 21; 3.35.0 and older: >= 10). On
+# this project's machines (Node.js 20) npm warns EBADENGINE and installs it, and the whole test
+# suite passes against it; pinning 3.35.0 instead would drop a year of Azurite fixes.
 set -euo pipefail
 
 AZURITE_VERSION="3.37.0"
@@ -31,7 +35,7 @@ install() {
     echo "azurite-blob already installed: $(command -v azurite-blob)"
   else
     if ! command -v npm >/dev/null 2>&1; then
-      echo "error: npm is not installed; Azurite needs Node.js (>= 18) and npm" >&2
+      echo "error: npm is not installed; Azurite needs Node.js (20 works; 22 is what it declares) and npm" >&2
       exit 1
     fi
     echo "installing azurite@${AZURITE_VERSION} with npm"
