@@ -440,22 +440,8 @@ async fn the_47_hour_patch_window_stops_the_job_at_high_time_scale() {
 #[tokio::test]
 async fn a_gap_blocks_until_the_missing_log_arrives() {
     let h = Harness::new(Profile::lrs_2021(), 1.0).await;
-    let files = stage(&chain("Gap", 0, 3), &h.root.path().join("staging"));
-    let folder = h.folder("gap");
     // Full, log 1, log 3: log 2 is missing.
-    upload(
-        &[files[0].clone(), files[1].clone(), files[3].clone()],
-        &folder,
-    );
-    let last = files[3].0.clone();
-    let op = h
-        .engine
-        .start_restore(h.start_request("Gap", &folder, Some(&last)))
-        .await
-        .expect("start");
-    let blocked = h
-        .wait_details("Gap", "the gap to block", |d| d.status == "Blocked")
-        .await;
+    let (files, folder, op, blocked) = support::start_with_a_gap(&h, "Gap").await;
     let reason = blocked.block_reason.expect("reason");
     assert!(
         reason.contains("4305") || reason.contains("LSN"),

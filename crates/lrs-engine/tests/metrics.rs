@@ -7,7 +7,7 @@ mod support;
 use lrs_engine::Profile;
 use lrs_store::OperationStatus;
 use prometheus_parse::{Scrape, Value};
-use support::{Harness, chain, stage, upload};
+use support::{Harness, upload};
 
 async fn scrape(h: &Harness) -> Scrape {
     let text = h.engine.render_metrics().await.expect("metrics");
@@ -31,22 +31,8 @@ fn sum(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn a_gap_is_one_planner_block_and_every_restored_set_is_counted() {
     let h = Harness::new(Profile::lrs_2021(), 1.0).await;
-    let files = stage(&chain("Gap", 0, 3), &h.root.path().join("staging"));
-    let folder = h.folder("gap");
     // Full, log 1, log 3: log 2 is missing.
-    upload(
-        &[files[0].clone(), files[1].clone(), files[3].clone()],
-        &folder,
-    );
-    let last = files[3].0.clone();
-    let op = h
-        .engine
-        .start_restore(h.start_request("Gap", &folder, Some(&last)))
-        .await
-        .expect("start");
-    let blocked = h
-        .wait_details("Gap", "the gap to block", |d| d.status == "Blocked")
-        .await;
+    let (files, folder, op, blocked) = support::start_with_a_gap(&h, "Gap").await;
     assert_eq!(blocked.number_of_files_restored, 2);
     // Let a few more polls see the same block: it is still one block.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

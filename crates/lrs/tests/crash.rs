@@ -86,25 +86,7 @@ async fn migrate_with_kills(
     args.extend(store_args.iter().map(String::as_str));
     let client = reqwest::Client::new();
     let mut server = TestServer::start(&data, &args).await;
-    let put = client
-        .put(server.url("/databases/Crash"))
-        .json(&json!({
-            "location": "westeurope",
-            "properties": {
-                "createMode": "RestoreExternalBackup",
-                "storageContainerUri": format!("file://{}", folder.display()),
-                "autoCompleteRestore": false
-            }
-        }))
-        .send()
-        .await
-        .expect("PUT");
-    assert_eq!(
-        put.status(),
-        202,
-        "{}",
-        put.text().await.unwrap_or_default()
-    );
+    support::start_continuous(&client, &server, "Crash", &folder).await;
 
     // Kill points spread over the whole migration: wait until a random number of files is
     // restored (rising from kill to kill), then a random moment more, then SIGKILL.

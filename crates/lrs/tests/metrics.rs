@@ -102,25 +102,7 @@ async fn metrics_match_what_the_api_reports_for_a_migration() {
     assert_eq!(sum(&before, "lrs_backup_sets_restored_total", &[]), 0.0);
     assert_eq!(sum(&before, "lrs_jobs", &[]), 0.0);
 
-    let put = client
-        .put(server.url("/databases/Metered"))
-        .json(&json!({
-            "location": "westeurope",
-            "properties": {
-                "createMode": "RestoreExternalBackup",
-                "storageContainerUri": format!("file://{}", folder.display()),
-                "autoCompleteRestore": false
-            }
-        }))
-        .send()
-        .await
-        .expect("PUT");
-    assert_eq!(
-        put.status(),
-        202,
-        "{}",
-        put.text().await.unwrap_or_default()
-    );
+    support::start_continuous(&client, &server, "Metered", &folder).await;
 
     // Poll restore details until the last log is restored, counting the calls.
     let mut details_calls = 0u32;

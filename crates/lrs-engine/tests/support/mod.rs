@@ -183,3 +183,28 @@ pub fn restore_counts(target_dir: &Path) -> std::collections::HashMap<String, us
     }
     counts
 }
+
+/// An autocomplete migration of `db` (full and three logs) whose folder lacks log 2, waited
+/// for until it is `Blocked` on the gap. Returns the staged files, the folder (upload
+/// `files[2..3]` to fill the gap), the start operation and the blocked details.
+pub async fn start_with_a_gap(
+    h: &Harness,
+    db: &str,
+) -> (Vec<(String, PathBuf)>, PathBuf, Operation, RestoreDetails) {
+    let files = stage(&chain(db, 0, 3), &h.root.path().join("staging"));
+    let folder = h.folder(&db.to_lowercase());
+    upload(
+        &[files[0].clone(), files[1].clone(), files[3].clone()],
+        &folder,
+    );
+    let last = files[3].0.clone();
+    let op = h
+        .engine
+        .start_restore(h.start_request(db, &folder, Some(&last)))
+        .await
+        .expect("start");
+    let blocked = h
+        .wait_details(db, "the gap to block", |d| d.status == "Blocked")
+        .await;
+    (files, folder, op, blocked)
+}

@@ -122,3 +122,32 @@ pub fn forge_chain(dir: &Path, db: &str, args: &[&str]) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Start a continuous LRS migration of `database` from the local `folder` on `server` and
+/// assert the PUT was accepted (202).
+pub async fn start_continuous(
+    client: &reqwest::Client,
+    server: &TestServer,
+    database: &str,
+    folder: &Path,
+) {
+    let put = client
+        .put(server.url(&format!("/databases/{database}")))
+        .json(&serde_json::json!({
+            "location": "westeurope",
+            "properties": {
+                "createMode": "RestoreExternalBackup",
+                "storageContainerUri": format!("file://{}", folder.display()),
+                "autoCompleteRestore": false
+            }
+        }))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(
+        put.status(),
+        202,
+        "{}",
+        put.text().await.unwrap_or_default()
+    );
+}
