@@ -19,6 +19,9 @@ use uuid::Uuid;
 use crate::api::EngineError;
 use crate::catalogue::{self, Entry, Surface};
 
+/// The longest delay a slow fault may add to each restore (one hour): longer is a stall.
+const MAX_DELAY_MS: u64 = 3_600_000;
+
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
@@ -189,8 +192,10 @@ impl Faults {
                     entry.map_or("", |e| e.code)
                 )));
             }
-            (FaultEffect::Slow { delay_ms: 0 }, _) => {
-                return Err(invalid("A slow fault needs a delay above 0 ms."));
+            (FaultEffect::Slow { delay_ms }, _) if delay_ms == 0 || delay_ms > MAX_DELAY_MS => {
+                return Err(invalid(format!(
+                    "A slow fault needs a delay from 1 to {MAX_DELAY_MS} ms, not {delay_ms}."
+                )));
             }
             _ => {}
         }
@@ -370,6 +375,21 @@ mod tests {
         let mut stall_start = fail("DatabaseNumberLimitReached", FaultTarget::Next, true);
         stall_start.effect = FaultEffect::Stall;
         assert!(faults.inject(stall_start).is_err());
+        for delay_ms in [0, MAX_DELAY_MS + 1] {
+            let slow = InjectFault {
+                code: None,
+                effect: FaultEffect::Slow { delay_ms },
+                target: FaultTarget::Next,
+                once: true,
+                message: None,
+            };
+            let err = faults.inject(slow).expect_err("delay out of range");
+            assert!(
+                matches!(&err, EngineError::Refused(crate::api::Refusal::InvalidFault { detail })
+                    if detail == &format!("A slow fault needs a delay from 1 to 3600000 ms, not {delay_ms}.")),
+                "{err:?}"
+            );
+        }
         assert!(faults.list().is_empty());
     }
 

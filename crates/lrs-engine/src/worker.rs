@@ -203,6 +203,8 @@ struct Worker<'a> {
     listed: bool,
     /// Whether the last plan was blocked (a block is counted when it begins, not per poll).
     blocked: bool,
+    /// Whether an injected stall held the last step (its display is cleared when it lifts).
+    stalled: bool,
 }
 
 async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), String> {
@@ -257,6 +259,7 @@ async fn drive(ctx: &Context, job_id: Uuid, runtime: &JobRuntime) -> Result<(), 
         outage: None,
         listed: false,
         blocked: false,
+        stalled: false,
     };
     // The store's files are known already: a restart re-reads only what changed since.
     for entry in worker.files.entries.values() {
@@ -427,14 +430,16 @@ impl Worker<'_> {
         match ctx.faults.job_fault(&self.instance, &self.database) {
             Some(JobFault::Fail(error)) => return Err(Halt::Fail(error)),
             Some(JobFault::Stall(shown)) => {
-                let mut snapshot = self.runtime.snapshot.write().await;
-                snapshot.fault = shown;
+                self.stalled = true;
+                self.runtime.snapshot.write().await.fault = shown;
                 return Ok(false);
             }
-            None => {
-                let mut snapshot = self.runtime.snapshot.write().await;
-                snapshot.fault = None;
+            // Only a stall just lifted touches the snapshot: no write lock on every poll.
+            None if self.stalled => {
+                self.stalled = false;
+                self.runtime.snapshot.write().await.fault = None;
             }
+            None => {}
         }
         let scan_started = Instant::now();
         let changed = self.scan().await?;
