@@ -118,3 +118,13 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many steps of each recording matched (test_replay.py)."""
+    from replay import SUMMARIES
+
+    if SUMMARIES:
+        terminalreporter.section("recorded traffic replays")
+        for line in SUMMARIES:
+            terminalreporter.write_line(line)

@@ -63,7 +63,8 @@ def run_flow(services, storage, python: Path, fields: list[str], *, seed: int, a
     junk.write_bytes(b"\xff\xd8\xff\xe0 not a backup" * 64)
     container = storage.container()
     storage.upload(container, db, [*chain.files, junk])
-    last, wrong = f"{db}_LOG_00002.trn", f"{db}_LOG_00001.trn"
+    # `wrong` is no file of the chain: refused under every profile.
+    last, wrong = f"{db}_LOG_00002.trn", f"{db}_LOG_00009.trn"
     env = dict(os.environ)
     env.update(
         SDK_ARM=services.arm,

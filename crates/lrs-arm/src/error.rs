@@ -139,7 +139,20 @@ impl ApiError {
         .via_gateway()
     }
 
-    /// The database does not exist (the ARM gateway's 404, arm-contract §1.6).
+    /// A dropped database: the resource provider's 404 (no `x-ms-failure-cause`), as the real
+    /// service answered GETs after a drop (recording of 2020-09-03, docs/fidelity.md).
+    pub fn dropped_database_not_found(name: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!(
+                "The requested resource of type 'Microsoft.Sql/managedInstances/databases' with \
+                 name '{name}' was not found."
+            ),
+        )
+    }
+
+    /// The database does not exist and never did (the ARM gateway's 404, arm-contract §1.6).
     pub fn database_not_found(key: &InstanceKey, name: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -305,9 +318,16 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::Refused(refusal) => crate::refusals::to_wire(refusal),
             EngineError::InstanceNotFound(key) => ApiError::instance_not_found(&key),
-            EngineError::DatabaseNotFound { instance, name } => {
-                ApiError::database_not_found(&instance, &name)
-            }
+            EngineError::DatabaseNotFound {
+                instance,
+                name,
+                dropped: false,
+            } => ApiError::database_not_found(&instance, &name),
+            EngineError::DatabaseNotFound {
+                name,
+                dropped: true,
+                ..
+            } => ApiError::dropped_database_not_found(&name),
             EngineError::Injected {
                 status,
                 code,
@@ -432,6 +452,7 @@ mod tests {
             EngineError::DatabaseNotFound {
                 instance: key(),
                 name: "ps5612".into(),
+                dropped: false,
             }
             .into(),
         )
@@ -441,6 +462,25 @@ mod tests {
         assert_eq!(
             body["error"]["message"],
             "The Resource 'Microsoft.Sql/managedInstances/ps9666/databases/ps5612' under resource group 'ps7911' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_database_is_the_resource_providers_404_of_the_recording() {
+        let (status, headers, body) = wire(
+            EngineError::DatabaseNotFound {
+                instance: key(),
+                name: "ps2858".into(),
+                dropped: true,
+            }
+            .into(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers.get(FAILURE_CAUSE_HEADER).is_none());
+        assert_eq!(
+            body,
+            json!({"error":{"code":"ResourceNotFound","message":"The requested resource of type 'Microsoft.Sql/managedInstances/databases' with name 'ps2858' was not found."}})
         );
     }
 

@@ -154,6 +154,7 @@ impl FakeBackend {
             .ok_or_else(|| EngineError::DatabaseNotFound {
                 instance: key.clone(),
                 name: name.to_string(),
+                dropped: false,
             })
     }
 

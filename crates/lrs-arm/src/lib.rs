@@ -32,6 +32,7 @@ mod metrics;
 mod middleware;
 pub mod openapi;
 mod refusals;
+mod regions;
 mod resources;
 pub mod restore_details;
 pub mod route;

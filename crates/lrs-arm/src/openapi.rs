@@ -331,7 +331,7 @@ fn schemas() -> Value {
         json!({"type": "object", "required": ["name", "status", "startTime"], "properties": {
             "name": string,
             "status": {"type": "string", "enum": ["InProgress", "Succeeded", "Failed", "Canceled"]},
-            "startTime": time, "endTime": time,
+            "startTime": time,
             "error": {"type": "object", "properties": {"code": string, "message": string}}}}),
     );
     m.insert(

@@ -15,12 +15,32 @@ const NOT_STORED_PROPERTIES: [&str; 3] =
 
 /// The parts of a `PUT managedInstance` body the store keeps (`sku`, `properties`, `tags`,
 /// `identity`), as a JSON object; the password and read-only properties are dropped.
-pub(crate) fn instance_resource_json(body: &Map<String, Value>) -> Value {
+pub(crate) fn instance_resource_json(body: &Map<String, Value>, tenant_id: &str) -> Value {
     let mut kept = Map::new();
-    for key in ["sku", "tags", "identity"] {
+    for key in ["sku", "tags"] {
         if let Some(v) = body.get(key) {
             kept.insert(key.to_string(), v.clone());
         }
+    }
+    // A system-assigned identity gets its principal (once, at the PUT) and the tenant, as
+    // the real instance's GET shows them.
+    if let Some(Value::Object(identity)) = body.get("identity") {
+        let kind = identity
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("None");
+        let mut shown = Map::new();
+        if kind.contains("SystemAssigned") {
+            shown.insert(
+                "principalId".into(),
+                uuid::Uuid::new_v4().to_string().into(),
+            );
+        }
+        shown.insert("type".into(), kind.into());
+        if kind.contains("SystemAssigned") {
+            shown.insert("tenantId".into(), tenant_id.into());
+        }
+        kept.insert("identity".into(), Value::Object(shown));
     }
     if let Some(Value::Object(props)) = body.get("properties") {
         let mut props = props.clone();
@@ -35,7 +55,63 @@ pub(crate) fn instance_resource_json(body: &Map<String, Value>) -> Value {
 /// A managed instance as `GET` returns it: what was last PUT, over defaults shaped like the
 /// real resource, always `Ready`/`Succeeded` (provisioning is instant). `key` gives the spelling
 /// of `id` and `name` (the caller's, for a single GET).
-pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey) -> Value {
+/// Which instance properties an api-version's answers carry. The recordings show two: at
+/// 2020-02-02-preview `storageAccountType` and none of `proxyOverride`, `zoneRedundant`,
+/// `maintenanceConfigurationId` and the backup-storage redundancies; at 2021-05-01-preview
+/// those and no `storageAccountType`. Versions before 2021-05-01 (by date) get the first, the
+/// others the second (ours, docs/fidelity.md).
+fn instance_shape_2020(api_version: &str) -> bool {
+    api_version
+        .get(..10)
+        .is_some_and(|date| date < "2021-05-01")
+}
+
+/// The sku's tier and family from its name (`GP_Gen5`: GeneralPurpose, Gen5), as the real
+/// service fills them in; capacity is the instance's vCores.
+fn full_sku(sku: Value, vcores: &Value) -> Value {
+    let Value::Object(mut sku) = sku else {
+        return sku;
+    };
+    let name = sku
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if let Some((tier, family)) = name.split_once('_') {
+        let tier = match tier {
+            "GP" => "GeneralPurpose",
+            "BC" => "BusinessCritical",
+            other => other,
+        };
+        sku.entry("tier").or_insert_with(|| tier.into());
+        sku.entry("family").or_insert_with(|| family.into());
+    }
+    sku.entry("capacity").or_insert_with(|| vcores.clone());
+    Value::Object(sku)
+}
+
+/// `Geo`/`Local`/`Zone` (2021+) from `storageAccountType` (`GRS`/`LRS`/`ZRS`, 2020), and back.
+fn redundancy_from_account_type(account_type: &str) -> &'static str {
+    match account_type {
+        "LRS" => "Local",
+        "ZRS" => "Zone",
+        "GZRS" => "GeoZone",
+        _ => "Geo",
+    }
+}
+
+fn account_type_from_redundancy(redundancy: &str) -> &'static str {
+    match redundancy {
+        "Local" => "LRS",
+        "Zone" => "ZRS",
+        "GeoZone" => "GZRS",
+        _ => "GRS",
+    }
+}
+
+/// The managed instance's resource, in the shape `api_version`'s answers have: the stored PUT
+/// values over a ready instance's defaults.
+pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey, api_version: &str) -> Value {
     let stored: Map<String, Value> = match serde_json::from_str(&instance.resource_json) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -44,6 +120,11 @@ pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey) -> Value {
     let mut properties = json!({
         "provisioningState": "Succeeded",
         "fullyQualifiedDomainName": format!("{name_lower}.lrsemulator.database.windows.net"),
+        "administratorLogin": "lrsadmin",
+        "subnetId": format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/lrs-emulator-vnet/subnets/ManagedInstance",
+            key.subscription, key.resource_group
+        ),
         "state": "Ready",
         "licenseType": "LicenseIncluded",
         "vCores": 4,
@@ -53,28 +134,73 @@ pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey) -> Value {
         "publicDataEndpointEnabled": false,
         "proxyOverride": "Default",
         "timezoneId": "UTC",
+        "maintenanceConfigurationId": format!(
+            "/subscriptions/{}/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_Default",
+            key.subscription
+        ),
+        "privateEndpointConnections": [],
         "zoneRedundant": false,
     });
-    if let (Some(Value::Object(given)), Some(defaults)) =
-        (stored.get("properties"), properties.as_object_mut())
-    {
+    let Some(props) = properties.as_object_mut() else {
+        return Value::Null;
+    };
+    if let Some(Value::Object(given)) = stored.get("properties") {
         for (k, v) in given {
             if !NOT_STORED_PROPERTIES.contains(&k.as_str()) {
-                defaults.insert(k.clone(), v.clone());
+                props.insert(k.clone(), v.clone());
             }
         }
     }
-    let sku = stored.get("sku").cloned().unwrap_or_else(
-        || json!({"name": "GP_Gen5", "tier": "GeneralPurpose", "family": "Gen5", "capacity": 4}),
+    // Backup storage redundancy: one setting, spelled per version.
+    let redundancy = match (
+        props
+            .get("requestedBackupStorageRedundancy")
+            .and_then(Value::as_str),
+        props.get("storageAccountType").and_then(Value::as_str),
+    ) {
+        (Some(r), _) => r.to_string(),
+        (None, Some(t)) => redundancy_from_account_type(t).to_string(),
+        (None, None) => "Geo".to_string(),
+    };
+    if instance_shape_2020(api_version) {
+        for key in [
+            "proxyOverride",
+            "zoneRedundant",
+            "maintenanceConfigurationId",
+            "currentBackupStorageRedundancy",
+            "requestedBackupStorageRedundancy",
+        ] {
+            props.remove(key);
+        }
+        props.insert(
+            "storageAccountType".into(),
+            account_type_from_redundancy(&redundancy).into(),
+        );
+    } else {
+        props.remove("storageAccountType");
+        props.insert(
+            "currentBackupStorageRedundancy".into(),
+            redundancy.clone().into(),
+        );
+        props.insert("requestedBackupStorageRedundancy".into(), redundancy.into());
+    }
+    let vcores = props.get("vCores").cloned().unwrap_or(Value::from(4));
+    let sku = full_sku(
+        stored
+            .get("sku")
+            .cloned()
+            .unwrap_or_else(|| json!({"name": "GP_Gen5"})),
+        &vcores,
     );
     let mut body = Map::new();
+    if let Some(identity) = stored.get("identity") {
+        body.insert("identity".into(), identity.clone());
+    }
     body.insert("sku".into(), sku);
     body.insert("properties".into(), properties);
     body.insert("location".into(), instance.location.as_str().into());
-    for key in ["tags", "identity"] {
-        if let Some(v) = stored.get(key) {
-            body.insert(key.into(), v.clone());
-        }
+    if let Some(tags) = stored.get("tags") {
+        body.insert("tags".into(), tags.clone());
     }
     body.insert("id".into(), instance_id(key).into());
     body.insert("name".into(), key.instance.as_str().into());
@@ -82,15 +208,17 @@ pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey) -> Value {
     Value::Object(body)
 }
 
-/// A managed database as `GET` returns it (arm-contract §1.6); `key` and `name` give the
-/// spelling of `id` and `name`.
 pub(crate) fn database_body(database: &Database, key: &InstanceKey, name: &str) -> Value {
+    let mut properties = json!({
+        "collation": database.collation,
+        "status": database.status.as_str(),
+        "creationDate": timestamp(&database.created_at),
+    });
+    if let Some(pair) = crate::regions::paired_region(&database.location) {
+        properties["defaultSecondaryLocation"] = pair.into();
+    }
     json!({
-        "properties": {
-            "collation": database.collation,
-            "status": database.status.as_str(),
-            "creationDate": timestamp(&database.created_at),
-        },
+        "properties": properties,
         "location": database.location,
         "id": format!("{}/databases/{}", instance_id(key), name),
         "name": name,
@@ -234,7 +362,7 @@ mod tests {
             },
             "id": "ignored"
         });
-        let kept = instance_resource_json(body.as_object().expect("object"));
+        let kept = instance_resource_json(body.as_object().expect("object"), "t1");
         assert_eq!(
             kept,
             json!({"sku":{"name":"BC_Gen5"},"tags":{"env":"test"},"properties":{"administratorLogin":"admin","vCores":8}})
@@ -251,9 +379,12 @@ mod tests {
                     .to_string(),
             created_at: Utc::now(),
         };
-        let body = instance_body(&instance, &key("MI1"));
+        let body = instance_body(&instance, &key("MI1"), "2024-11-01-preview");
         assert_eq!(body["location"], "westeurope");
-        assert_eq!(body["sku"], json!({"name":"BC_Gen5"}));
+        assert_eq!(
+            body["sku"],
+            json!({"name":"BC_Gen5","tier":"BusinessCritical","family":"Gen5","capacity":8})
+        );
         assert_eq!(body["properties"]["vCores"], 8);
         assert_eq!(body["properties"]["state"], "Ready");
         assert_eq!(body["properties"]["provisioningState"], "Succeeded");
@@ -274,9 +405,89 @@ mod tests {
             resource_json: "not json".into(),
             created_at: Utc::now(),
         };
-        let body = instance_body(&instance, &key("mi1"));
+        let body = instance_body(&instance, &key("mi1"), "2024-11-01-preview");
         assert_eq!(body["sku"]["name"], "GP_Gen5");
         assert_eq!(body["properties"]["state"], "Ready");
+    }
+
+    /// The property names of the recorded instance GETs (2020-09-15 and 2022-09-22).
+    #[test]
+    fn instance_body_has_the_recorded_properties_per_version() {
+        let put = json!({
+            "identity": {"type": "SystemAssigned"},
+            "sku": {"name": "GP_Gen5"},
+            "properties": {"administratorLogin": "u", "administratorLoginPassword": "p",
+                           "subnetId": "/s", "vCores": 16, "storageAccountType": "GRS"}
+        });
+        let instance = Instance {
+            key: key("mi1"),
+            location: "westcentralus".into(),
+            resource_json: instance_resource_json(put.as_object().expect("object"), "t1")
+                .to_string(),
+            created_at: Utc::now(),
+        };
+        let names = |body: &Value| -> Vec<String> {
+            let mut names: Vec<String> = body["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        let sorted = |names: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = names.iter().map(ToString::to_string).collect();
+            v.sort();
+            v
+        };
+        let old = instance_body(&instance, &key("mi1"), "2020-02-02-preview");
+        assert_eq!(
+            names(&old),
+            sorted(&[
+                "provisioningState",
+                "fullyQualifiedDomainName",
+                "administratorLogin",
+                "subnetId",
+                "state",
+                "licenseType",
+                "vCores",
+                "storageSizeInGB",
+                "collation",
+                "dnsZone",
+                "publicDataEndpointEnabled",
+                "timezoneId",
+                "privateEndpointConnections",
+                "storageAccountType"
+            ])
+        );
+        assert_eq!(old["identity"]["type"], "SystemAssigned");
+        assert_eq!(old["identity"]["tenantId"], "t1");
+        assert!(old["identity"]["principalId"].is_string());
+        assert_eq!(old["sku"]["capacity"], 16);
+        let new = instance_body(&instance, &key("mi1"), "2021-05-01-preview");
+        assert_eq!(
+            names(&new),
+            sorted(&[
+                "provisioningState",
+                "fullyQualifiedDomainName",
+                "administratorLogin",
+                "subnetId",
+                "state",
+                "licenseType",
+                "vCores",
+                "storageSizeInGB",
+                "collation",
+                "dnsZone",
+                "publicDataEndpointEnabled",
+                "proxyOverride",
+                "timezoneId",
+                "maintenanceConfigurationId",
+                "privateEndpointConnections",
+                "currentBackupStorageRedundancy",
+                "requestedBackupStorageRedundancy",
+                "zoneRedundant"
+            ])
+        );
+        assert_eq!(new["properties"]["requestedBackupStorageRedundancy"], "Geo");
     }
 
     fn operation(kind: OperationKind, status: OperationStatus) -> Operation {
@@ -390,7 +601,7 @@ mod tests {
         assert_eq!(
             database_body(&db, &key("mi1"), "PS5612"),
             json!({
-                "properties": {"collation":"SQL_Latin1_General_CP1_CI_AS","status":"Online","creationDate":"2022-09-22T15:40:02Z"},
+                "properties": {"collation":"SQL_Latin1_General_CP1_CI_AS","status":"Online","creationDate":"2022-09-22T15:40:02Z","defaultSecondaryLocation":"westus2"},
                 "location": "westcentralus",
                 "id": "/subscriptions/s1/resourceGroups/Rg1/providers/Microsoft.Sql/managedInstances/mi1/databases/PS5612",
                 "name": "PS5612",

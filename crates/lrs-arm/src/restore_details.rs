@@ -29,7 +29,20 @@ pub enum DetailsShape {
     Old,
     /// The schema with `type`, the counters and the backup-set lists.
     New,
+    /// What the real service answered at 2019-06-01-preview (four recordings of 2020) and
+    /// 2020-02-02-preview (two of 2021): the old fields less `percentCompleted` and
+    /// `lastRestoredFileTime`; the fields of the file listing only once a file was found
+    /// (before, `status` and `numberOfFilesDetected` alone); `currentRestoringFileName` the
+    /// file restoring, else the last restored, else `"<empty value>"`.
+    Recorded2019,
 }
+
+/// Versions whose answers the recordings show differing from their spec (whose schema and
+/// example have `percentCompleted`): the recorded shape wins (docs/fidelity.md).
+pub const RECORDED_SHAPES: &[(&str, DetailsShape)] = &[
+    ("2019-06-01-preview", DetailsShape::Recorded2019),
+    ("2020-02-02-preview", DetailsShape::Recorded2019),
+];
 
 /// Every `Microsoft.Sql` api-version whose spec has `ManagedDatabaseRestoreDetails.json`, with
 /// the shape of its `ManagedDatabaseRestoreDetailsProperties`, read from
@@ -76,8 +89,9 @@ impl DetailsShape {
     ///   before 2022-02-01, new from it on;
     /// * anything that does not start with a date gets the new shape.
     pub fn for_api_version(api_version: &str) -> Self {
-        SPEC_SHAPES
+        RECORDED_SHAPES
             .iter()
+            .chain(SPEC_SHAPES)
             .find(|(v, _)| *v == api_version)
             .map_or_else(|| shape_by_rule(api_version), |(_, shape)| *shape)
     }
@@ -121,6 +135,9 @@ pub fn restore_details_body(details: &RestoreDetails, api_version: &str, id: &st
 
 /// `properties` in the given shape.
 pub fn restore_details_properties(details: &RestoreDetails, shape: DetailsShape) -> Value {
+    if shape == DetailsShape::Recorded2019 {
+        return recorded_2019_properties(details);
+    }
     let mut p = Map::new();
     let put_opt = |p: &mut Map<String, Value>, key: &str, value: Option<Value>| {
         if let Some(v) = value {
@@ -179,6 +196,7 @@ pub fn restore_details_properties(details: &RestoreDetails, shape: DetailsShape)
                 .collect();
             p.insert("unrestorableFiles".into(), names.into());
         }
+        DetailsShape::Recorded2019 => {}
         DetailsShape::New => {
             p.insert("percentCompleted".into(), whole_percent(percent).into());
             p.insert(
@@ -220,6 +238,45 @@ pub fn restore_details_properties(details: &RestoreDetails, shape: DetailsShape)
                 .map(|f| json!({"name": f.name}))
                 .collect();
             p.insert("unrestorableFiles".into(), files.into());
+        }
+    }
+    Value::Object(p)
+}
+
+/// [`DetailsShape::Recorded2019`]'s `properties`.
+fn recorded_2019_properties(details: &RestoreDetails) -> Value {
+    let mut p = Map::new();
+    p.insert("status".into(), details.status.as_str().into());
+    if let Some(reason) = &details.block_reason {
+        p.insert("blockReason".into(), reason.as_str().into());
+    }
+    if details.number_of_files_detected > 0 {
+        let current = details
+            .current_restoring_file_name
+            .as_deref()
+            .or(details.last_restored_file_name.as_deref())
+            .unwrap_or("<empty value>");
+        p.insert("currentRestoringFileName".into(), current.into());
+        if let Some(last) = &details.last_restored_file_name {
+            p.insert("lastRestoredFileName".into(), last.as_str().into());
+        }
+        let names: Vec<Value> = details
+            .unrestorable_files
+            .iter()
+            .map(|f| Value::from(f.name.as_str()))
+            .collect();
+        p.insert("unrestorableFiles".into(), names.into());
+    }
+    p.insert(
+        "numberOfFilesDetected".into(),
+        details.number_of_files_detected.into(),
+    );
+    if details.number_of_files_detected > 0 {
+        if let Some(name) = &details.last_uploaded_file_name {
+            p.insert("lastUploadedFileName".into(), name.as_str().into());
+        }
+        if let Some(time) = &details.last_uploaded_file_time {
+            p.insert("lastUploadedFileTime".into(), timestamp(time).into());
         }
     }
     Value::Object(p)
@@ -316,6 +373,46 @@ mod tests {
         "blockReason",
     ];
 
+    #[test]
+    fn version_2019_06_01_preview_answers_as_recorded() {
+        let shape = DetailsShape::for_api_version("2019-06-01-preview");
+        assert_eq!(shape, DetailsShape::Recorded2019);
+        // Restoring (recording of 2020-09-03, step 8: the same keys).
+        let mut d = details();
+        d.last_restored_file_name = None;
+        assert_eq!(
+            restore_details_properties(&d, shape),
+            json!({"status":"Restoring","currentRestoringFileName":"log10.bak",
+                   "unrestorableFiles":["ImageFile.JPG"],"numberOfFilesDetected":25,
+                   "lastUploadedFileName":"log11.bak","lastUploadedFileTime":"2022-03-01T07:54:21Z"})
+        );
+        // Completed: the last restored file is also the "current" one (2020-08-26, step 33).
+        let mut d = details();
+        d.status = "Completed".into();
+        d.current_restoring_file_name = None;
+        let p = restore_details_properties(&d, shape);
+        assert_eq!(p["currentRestoringFileName"], "log9_1.bak");
+        assert_eq!(p["lastRestoredFileName"], "log9_1.bak");
+        assert!(p.get("percentCompleted").is_none() && p.get("lastRestoredFileTime").is_none());
+        // Files found, nothing restoring yet (2020-09-03, step 6).
+        let mut d = details();
+        d.status = "Initializing".into();
+        d.current_restoring_file_name = None;
+        d.last_restored_file_name = None;
+        assert_eq!(
+            restore_details_properties(&d, shape)["currentRestoringFileName"],
+            "<empty value>"
+        );
+        // Nothing found yet (2020-08-26, steps 6 and 8).
+        let mut d = details();
+        d.status = "Initializing".into();
+        d.number_of_files_detected = 0;
+        assert_eq!(
+            restore_details_properties(&d, shape),
+            json!({"status":"Initializing","numberOfFilesDetected":0})
+        );
+    }
+
     /// Every version in `versions` gets `shape`.
     fn assert_shape(shape: DetailsShape, versions: &[&str]) {
         for v in versions {
@@ -338,10 +435,14 @@ mod tests {
 
     #[test]
     fn preview_versions_have_the_spec_shape() {
+        // Except where the recordings say otherwise.
+        assert_shape(
+            DetailsShape::Recorded2019,
+            &["2019-06-01-preview", "2020-02-02-preview"],
+        );
         assert_shape(
             DetailsShape::Old,
             &[
-                "2020-02-02-preview",
                 "2020-08-01-preview",
                 "2020-11-01-preview",
                 "2021-02-01-preview",
@@ -373,7 +474,7 @@ mod tests {
         assert_shape(
             DetailsShape::Old,
             &[
-                "2019-06-01-preview",
+                "2018-06-01-preview",
                 "2017-03-01-preview",
                 "2022-01-15-preview",
                 "2021-12-01-privatepreview",
@@ -407,7 +508,8 @@ mod tests {
     #[test]
     fn the_body_follows_the_exact_version() {
         let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/managedInstances/mi/databases/db/restoreDetails/Default";
-        for (v, shape) in SPEC_SHAPES {
+        let recorded = |v: &str| RECORDED_SHAPES.iter().any(|(r, _)| *r == v);
+        for (v, shape) in SPEC_SHAPES.iter().filter(|(v, _)| !recorded(v)) {
             let body = restore_details_body(&details(), v, id);
             let p = &body["properties"];
             match shape {
@@ -416,6 +518,7 @@ mod tests {
                     assert!(p["percentCompleted"].is_f64(), "{v}");
                     assert_eq!(p["unrestorableFiles"], json!(["ImageFile.JPG"]), "{v}");
                 }
+                DetailsShape::Recorded2019 => panic!("{v}: the spec table has no recorded shape"),
                 DetailsShape::New => {
                     assert_eq!(p["type"], "LRSRestore", "{v}");
                     assert!(p["percentCompleted"].is_u64(), "{v}");

@@ -215,6 +215,9 @@ pub enum EngineError {
         instance: InstanceKey,
         /// Name asked for.
         name: String,
+        /// A database of this name existed and was dropped: the resource provider answers
+        /// (ARM routes to it for resources it has seen), not ARM's gateway.
+        dropped: bool,
     },
     /// No such operation.
     #[error("operation {0} was not found")]

@@ -77,10 +77,6 @@ pub(crate) fn not_last_restored(given: &str, last: &str) -> EngineError {
     .into()
 }
 
-pub(crate) fn not_started() -> EngineError {
-    Refusal::NotStarted.into()
-}
-
 pub(crate) fn already_signaled() -> EngineError {
     Refusal::AlreadySignaled.into()
 }

@@ -41,6 +41,8 @@ pub(crate) struct Context {
     pub(crate) secrets: Option<Arc<crate::secrets::SecretKey>>,
     /// How long (emulated time) a job under way keeps retrying unreachable storage.
     pub(crate) storage_outage_limit: TimeDelta,
+    /// How long a cutover's complete operation outlives the cutover.
+    pub(crate) cutover_lag: TimeDelta,
     /// Injected faults (this node's).
     pub(crate) faults: crate::faults::Faults,
 }
@@ -197,8 +199,17 @@ impl Context {
                 // Drops and creates are settled by their own code paths.
                 _ => continue,
             };
+            // A cutover's complete operation ends the lag after the cutover: its end is
+            // stored now, at a time ahead (crash-safe: nothing is left to do later), and
+            // readers show it running until then (`Engine::operation`).
+            let end =
+                if op.kind == OperationKind::CompleteRestore && job.state == JobState::Completed {
+                    now + self.cutover_lag
+                } else {
+                    now
+                };
             self.store
-                .finish_operation(op.id, status, error, now)
+                .finish_operation(op.id, status, error, end)
                 .await?;
         }
         Ok(())

@@ -22,16 +22,23 @@ use crate::catalogue::{self, Entry, Surface};
 /// The longest delay a slow fault may add to each restore (one hour): longer is a stall.
 const MAX_DELAY_MS: u64 = 3_600_000;
 
+/// How often a slowed restore or drop looks whether its fault was cleared.
+const SLOW_RECHECK: Duration = Duration::from_millis(50);
+
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum FaultEffect {
     /// Refuse the request or fail the job with the fault's code.
     Fail,
-    /// The job makes no progress (no listing, no restore) until the fault is cleared; restore
-    /// details show the code's message as `blockReason` when the fault has one.
+    /// The job restores nothing until the fault is cleared. It keeps listing its folder, so
+    /// restore details count the files it finds (a held job of the real service does too);
+    /// they show the code's message as `blockReason` when the fault has one.
     Stall,
-    /// Each restore of the job waits this long first.
+    /// Each restore of the job, and the drop of its database, takes this much longer (or
+    /// lasts until the fault is cleared, whichever comes first). Meanwhile restore details
+    /// show the set as restoring, and a drop's operation stays `InProgress`: the states the
+    /// real service shows for minutes.
     Slow {
         /// Delay per backup set, in milliseconds.
         #[serde(rename = "delayMs")]
@@ -323,8 +330,8 @@ impl Faults {
         Some(JobFault::Stall(record(fault)))
     }
 
-    /// The delay before each restore of this database's job, if a fault slows it.
-    pub(crate) fn restore_delay(&self, instance: &InstanceKey, name: &str) -> Option<Duration> {
+    /// The delay a slow fault adds to this database's restores and drop (counts a firing).
+    fn restore_delay(&self, instance: &InstanceKey, name: &str) -> Option<Duration> {
         let mut faults = self.lock();
         let fault = faults.iter_mut().find(|f| {
             matches!(f.effect, FaultEffect::Slow { .. }) && same_database(&f.target, instance, name)
@@ -333,6 +340,30 @@ impl Faults {
         match fault.effect {
             FaultEffect::Slow { delay_ms } => Some(Duration::from_millis(delay_ms)),
             _ => None,
+        }
+    }
+
+    /// Whether a slow fault aims at this database (without counting a firing).
+    fn is_slow(&self, instance: &InstanceKey, name: &str) -> bool {
+        self.lock().iter().any(|f| {
+            matches!(f.effect, FaultEffect::Slow { .. }) && same_database(&f.target, instance, name)
+        })
+    }
+
+    /// Wait out a slow fault aimed at this database: its delay, or until it is cleared,
+    /// whichever comes first; at once when there is none. Returns whether there was one.
+    /// Callers race it against their own cancellation.
+    pub(crate) async fn wait_if_slow(&self, instance: &InstanceKey, name: &str) -> bool {
+        let Some(delay) = self.restore_delay(instance, name) else {
+            return false;
+        };
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= until || !self.is_slow(instance, name) {
+                return true;
+            }
+            tokio::time::sleep((until - now).min(SLOW_RECHECK)).await;
         }
     }
 }

@@ -24,6 +24,13 @@ pub struct Profile {
     pub max_restores_per_subscription: Option<u64>,
     /// Whether `storageContainerIdentity: ManagedIdentity` is available (GA only).
     pub managed_identity: bool,
+    /// What a `lastBackupName` (autocomplete's, or a cutover's) bounds. `true` (2020–2021):
+    /// the job restores every set of the chain it has found, the named one included, then
+    /// cuts over; two recordings show `log1.bak` restored after `full.bak` was named, with
+    /// autocomplete and with a cutover. `false` (GA): nothing past the named file is
+    /// restored, and files beyond it fail an autocomplete migration (the docs: "the
+    /// migration will fail"; `BackupFilesBeyondLastBackupName`).
+    pub restores_past_last_backup: bool,
 }
 
 /// How a job's lifetime ends.
@@ -49,6 +56,7 @@ impl Profile {
             max_databases_per_instance: None,
             max_restores_per_subscription: None,
             managed_identity: false,
+            restores_past_last_backup: true,
         }
     }
 
@@ -63,6 +71,7 @@ impl Profile {
             max_databases_per_instance: Some(100),
             max_restores_per_subscription: Some(150),
             managed_identity: true,
+            restores_past_last_backup: false,
         }
     }
 

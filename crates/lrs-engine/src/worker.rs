@@ -427,20 +427,23 @@ impl Worker<'_> {
             self.finish_completion().await?;
             return Ok(false);
         }
-        match ctx.faults.job_fault(&self.instance, &self.database) {
+        // A stalled job keeps listing its folder (the files it finds show) but restores
+        // nothing.
+        let stalled = match ctx.faults.job_fault(&self.instance, &self.database) {
             Some(JobFault::Fail(error)) => return Err(Halt::Fail(error)),
             Some(JobFault::Stall(shown)) => {
                 self.stalled = true;
                 self.runtime.snapshot.write().await.fault = shown;
-                return Ok(false);
+                true
             }
             // Only a stall just lifted touches the snapshot: no write lock on every poll.
             None if self.stalled => {
                 self.stalled = false;
                 self.runtime.snapshot.write().await.fault = None;
+                false
             }
-            None => {}
-        }
+            None => false,
+        };
         let scan_started = Instant::now();
         let changed = self.scan().await?;
         ctx.metrics.scanned(scan_started.elapsed());
@@ -458,6 +461,9 @@ impl Worker<'_> {
             }
         };
 
+        if stalled {
+            return Ok(false);
+        }
         if let Some(next) = plan
             .sequence()
             .find(|s| s.status == SetStatus::Queued)
@@ -477,6 +483,9 @@ impl Worker<'_> {
     /// Nothing is restored beyond the last file: autocomplete's `lastBackupName`, or the one a
     /// cutover named.
     fn may_restore(&self, plan: &Plan, next: &lrs_plan::PlannedSet) -> bool {
+        if self.ctx.profile_of(&self.job).restores_past_last_backup {
+            return true;
+        }
         let last = match (&self.job.complete_requested, &self.job.mode) {
             (Some(name), _) => name,
             (None, JobMode::Autocomplete { last_backup_name }) => last_backup_name,
@@ -493,17 +502,22 @@ impl Worker<'_> {
         }
     }
 
+    /// The named file is restored (and, where the profile restores past it, every set of
+    /// the chain found so far).
     fn ready_to_complete(&self, plan: &Plan) -> bool {
         let restored = |name: &str| {
             plan.sequence().any(|s| {
                 s.status == SetStatus::Restored && s.stripes.iter().any(|st| &*st.file == name)
             })
         };
-        match (&self.job.mode, &self.job.complete_requested) {
+        let named = match (&self.job.mode, &self.job.complete_requested) {
             (_, Some(name)) => restored(name),
             (JobMode::Autocomplete { last_backup_name }, None) => restored(last_backup_name),
             (JobMode::Continuous, None) => false,
-        }
+        };
+        named
+            && (!self.ctx.profile_of(&self.job).restores_past_last_backup
+                || plan.sequence().all(|s| s.status == SetStatus::Restored))
     }
 
     /// Failures the plan reveals: backups of several databases in the folder, missing
@@ -541,7 +555,9 @@ impl Worker<'_> {
                 }
             }
         }
-        if let JobMode::Autocomplete { last_backup_name } = &self.job.mode {
+        if let JobMode::Autocomplete { last_backup_name } = &self.job.mode
+            && !profile.restores_past_last_backup
+        {
             let after = plan.files_after(last_backup_name);
             if !after.is_empty() {
                 return Err(Halt::Fail(codes::files_after_last(
@@ -724,13 +740,6 @@ impl Worker<'_> {
         if self.job.state == JobState::Initializing {
             self.set_state(JobState::Restoring).await?;
         }
-        if let Some(delay) = ctx.faults.restore_delay(&self.instance, &self.database) {
-            debug!(job = %self.job.id, ?delay, "injected fault: slow restore");
-            tokio::select! {
-                () = self.runtime.cancel.cancelled() => return Err(Halt::Gone),
-                () = tokio::time::sleep(delay) => {}
-            }
-        }
         let guid = set.backup_set_guid;
         let started = ctx.clock.now();
         ctx.store
@@ -751,6 +760,15 @@ impl Worker<'_> {
         let restoring = Arc::new(self.files.planner.plan());
         self.publish(&restoring).await;
         info!(job = %self.job.id, file = %set.first_stripe_name, kind = kind_name(set.kind), "restoring backup set");
+        // An injected slow fault: the set shows as restoring while it lasts.
+        tokio::select! {
+            () = self.runtime.cancel.cancelled() => return Err(Halt::Gone),
+            slowed = ctx.faults.wait_if_slow(&self.instance, &self.database) => {
+                if slowed {
+                    debug!(job = %self.job.id, "injected fault: slow restore over");
+                }
+            }
+        }
         // Keep the lease while the restore runs (a big set may outlast it). If the lease is
         // lost, another node owns the job now: drop the restore (a dropped restore writes
         // nothing) and leave.

@@ -75,16 +75,16 @@ async fn continuous_mode_restores_files_as_they_arrive_until_complete() {
         .expect("start");
     let second = files[1].0.clone();
     h.wait_restored("Orders", &second).await;
-    // Completing with a file that is not the last restored one is refused.
+    // Completing with a file that is no set of the chain is refused.
     let err = h
         .engine
-        .complete_restore(&instance(), "Orders", Some(files[0].0.clone()))
+        .complete_restore(&instance(), "Orders", Some("Orders_nosuch.trn".into()))
         .await
         .expect_err("wrong name");
     assert_eq!(
         err,
         EngineError::Refused(Refusal::NotLastRestored {
-            given: files[0].0.clone(),
+            given: "Orders_nosuch.trn".into(),
             last: second.clone(),
         })
     );
@@ -650,4 +650,60 @@ async fn a_database_with_two_log_files_fails_with_an_incompatible_layout() {
         )
     );
     assert!(restore_counts(&h.target_dir()).is_empty());
+}
+
+/// A cutover naming a file restored before the last one: GA refuses it (the name can never be
+/// the last restored file); the 2021 profile accepts it and cuts over once the chain found is
+/// restored (the 2020 service restored past the named file).
+#[tokio::test]
+async fn a_cutover_naming_an_earlier_file_is_refused_by_ga_and_accepted_by_2021() {
+    for profile in [Profile::ga(), Profile::lrs_2021()] {
+        let name = profile.name;
+        let h = Harness::new(profile, 1.0).await;
+        let files = stage(&chain("Early", 0, 2), &h.root.path().join("staging"));
+        let folder = h.folder("early");
+        upload(&files, &folder);
+        let op = h
+            .engine
+            .start_restore(h.start_request("Early", &folder, None))
+            .await
+            .expect("start");
+        let last = files.last().expect("files").0.clone();
+        h.wait_restored("Early", &last).await;
+        let first_log = files[1].0.clone();
+        let result = h
+            .engine
+            .complete_restore(&instance(), "Early", Some(first_log.clone()))
+            .await;
+        if name == "ga" {
+            assert_eq!(
+                result.expect_err("ga refuses"),
+                EngineError::Refused(Refusal::NotLastRestored {
+                    given: first_log,
+                    last,
+                })
+            );
+        } else {
+            let complete = result.expect("2021 accepts");
+            assert_eq!(
+                h.wait_operation(&complete).await.status,
+                OperationStatus::Succeeded,
+                "{name}"
+            );
+            assert_eq!(
+                h.wait_operation(&op).await.status,
+                OperationStatus::Succeeded
+            );
+            let details = h
+                .engine
+                .restore_details(&instance(), "Early")
+                .await
+                .expect("details");
+            assert_eq!(details.status, "Completed");
+            assert_eq!(
+                details.last_restored_file_name.as_deref(),
+                Some(last.as_str())
+            );
+        }
+    }
 }

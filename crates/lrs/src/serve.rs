@@ -105,6 +105,10 @@ pub(crate) struct ServeArgs {
     /// StorageBrokenIssueDetectedTerminateRetries.
     #[arg(long, env = "LRS_STORAGE_OUTAGE_MINUTES", default_value_t = 60.0)]
     storage_outage_minutes: f64,
+    /// Seconds (emulated time) a cutover's complete operation stays InProgress after the
+    /// database came online and the start operation ended (the real service: 0 to 37 s)
+    #[arg(long, env = "LRS_CUTOVER_LAG", default_value_t = 0.0)]
+    cutover_lag: f64,
     /// Local folders (file://…) migrations may read, only below these roots (repeatable);
     /// without one, local storage URIs are refused. Symlinks inside are not followed.
     #[arg(long = "local-root", value_name = "DIR")]
@@ -359,6 +363,10 @@ pub(crate) async fn start(args: &ServeArgs, default_filter: &str) -> anyhow::Res
         bail!("--storage-outage-minutes must be a positive number");
     }
     config.storage_outage_limit = Duration::from_secs_f64(args.storage_outage_minutes * 60.0);
+    if !(args.cutover_lag.is_finite() && (0.0..=86_400.0).contains(&args.cutover_lag)) {
+        bail!("--cutover-lag must be from 0 to 86400 seconds");
+    }
+    config.cutover_lag = Duration::from_secs_f64(args.cutover_lag);
     config.node = match &args.node {
         Some(node) => node.clone(),
         None => node_name(&args.data_dir)?,

@@ -13,11 +13,15 @@ use crate::route::InstancePath;
 
 /// `GET …/managedInstances/{mi}`: unknown instances are created on first use by the engine
 /// unless it is strict (then the gateway 404).
-pub(super) async fn get(state: &AppState, path: &InstancePath) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    state: &AppState,
+    ctx: &Ctx,
+    path: &InstancePath,
+) -> Result<Response, ApiError> {
     let instance = state.backend().instance(&path.key()).await?;
     Ok(json_response(
         StatusCode::OK,
-        &instance_body(&instance, &path.key()),
+        &instance_body(&instance, &path.key(), ctx.api_version()),
     ))
 }
 
@@ -42,7 +46,7 @@ pub(super) async fn put(
         .await?
         .iter()
         .any(|i| i.key.instance.eq_ignore_ascii_case(&key.instance));
-    let resource_json = instance_resource_json(&body).to_string();
+    let resource_json = instance_resource_json(&body, &state.settings().tenant_id).to_string();
     let instance = state
         .backend()
         .put_instance(&key, &location, &resource_json)
@@ -52,12 +56,16 @@ pub(super) async fn put(
     } else {
         StatusCode::CREATED
     };
-    Ok(json_response(status, &instance_body(&instance, &key)))
+    Ok(json_response(
+        status,
+        &instance_body(&instance, &key, ctx.api_version()),
+    ))
 }
 
 /// `GET …/managedInstances` of a subscription or resource group.
 pub(super) async fn list(
     state: &AppState,
+    ctx: &Ctx,
     subscription: &str,
     resource_group: Option<&str>,
 ) -> Result<Response, ApiError> {
@@ -65,6 +73,9 @@ pub(super) async fn list(
         .backend()
         .list_instances(subscription, resource_group)
         .await?;
-    let items: Vec<Value> = instances.iter().map(|i| instance_body(i, &i.key)).collect();
+    let items: Vec<Value> = instances
+        .iter()
+        .map(|i| instance_body(i, &i.key, ctx.api_version()))
+        .collect();
     Ok(json_response(StatusCode::OK, &list_body(items)))
 }

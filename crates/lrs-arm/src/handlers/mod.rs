@@ -44,13 +44,13 @@ pub(crate) async fn handle(
         }
         ArmOperation::ListTenants => Ok(plumbing::list_tenants(state)),
         ArmOperation::ListInstancesBySubscription { subscription } => {
-            instances::list(state, &subscription, None).await
+            instances::list(state, ctx, &subscription, None).await
         }
         ArmOperation::ListInstancesByGroup {
             subscription,
             resource_group,
-        } => instances::list(state, &subscription, Some(&resource_group)).await,
-        ArmOperation::GetInstance(path) => instances::get(state, &path).await,
+        } => instances::list(state, ctx, &subscription, Some(&resource_group)).await,
+        ArmOperation::GetInstance(path) => instances::get(state, ctx, &path).await,
         ArmOperation::PutInstance(path) => instances::put(state, ctx, &path).await,
         ArmOperation::ListDatabases(path) => databases::list(state, &path).await,
         ArmOperation::ListInstanceOperations(path) => instance_operations::list(state, &path).await,

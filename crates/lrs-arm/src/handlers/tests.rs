@@ -410,7 +410,7 @@ async fn lrs_start_show_complete_flow() {
     let r = h
         .call(
             Method::GET,
-            &format!("{details}?api-version=2020-02-02-preview"),
+            &format!("{details}?api-version=2020-11-01-preview"),
             None,
         )
         .await;
@@ -420,6 +420,19 @@ async fn lrs_start_show_complete_flow() {
         json!(["notes.txt"])
     );
     assert!(r.body["properties"]["percentCompleted"].is_f64());
+    // 2020-02-02-preview answers as the real service did: no percentCompleted.
+    let r = h
+        .call(
+            Method::GET,
+            &format!("{details}?api-version=2020-02-02-preview"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["properties"]["unrestorableFiles"],
+        json!(["notes.txt"])
+    );
+    assert!(r.body["properties"].get("percentCompleted").is_none());
 
     // COMPLETE: 202 on the complete family, then Succeeded, then 201 with the database.
     let r = h
@@ -449,7 +462,7 @@ async fn lrs_start_show_complete_flow() {
     h.fake.finish(complete_id, OperationStatus::Succeeded, None);
     let r = h.call(Method::GET, &complete_async, None).await;
     assert_eq!(r.body["status"], "Succeeded");
-    assert!(r.body["endTime"].is_string());
+    assert!(r.body.get("endTime").is_none());
     let r = h.call(Method::GET, &complete_result, None).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.body["properties"]["status"], "Online");
