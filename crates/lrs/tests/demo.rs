@@ -133,7 +133,7 @@ async fn demo_restores_new_logs_and_cuts_over_on_ctrl_c() {
     // The state it left behind says the same to a new server on the same folder.
     let backups = data.join("backups").display().to_string();
     let server = lrs_serve(&data)
-        .args(&["--local-root", &backups])
+        .args(["--local-root", &backups])
         .start()
         .await;
     let db = get(

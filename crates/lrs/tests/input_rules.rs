@@ -35,7 +35,7 @@ async fn bad_names_versions_and_storage_are_refused_and_leave_nothing() {
         .expect("symlink");
     let blobs_arg = blobs.display().to_string();
     let server = lrs_serve(&root.path().join("data"))
-        .args(&["--local-root", &blobs_arg])
+        .args(["--local-root", &blobs_arg])
         .start()
         .await;
     let client = reqwest::Client::new();
