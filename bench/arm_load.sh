@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p lrs
-cargo build --release -p lrs-engine --example arm_bench
+cargo build --release -p lrs-bench --bin arm_bench
 wrk_duration=0
 if command -v wrk >/dev/null 2>&1; then wrk_duration=15; fi
-exec target/release/examples/arm_bench --lrs target/release/lrs --wrk-duration "$wrk_duration" "$@"
+exec target/release/arm_bench --lrs target/release/lrs --wrk-duration "$wrk_duration" "$@"

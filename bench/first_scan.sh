@@ -5,5 +5,5 @@
 # e.g. ./bench/first_scan.sh --files 2000; see bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p lrs-engine --example engine_bench
-exec target/release/examples/engine_bench first-scan "$@"
+cargo build --release -p lrs-bench --bin engine_bench
+exec target/release/engine_bench first-scan "$@"

@@ -3,5 +3,5 @@
 # N polls of a continuous job whose backups are all restored. Needs azurite-blob on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p lrs-engine --example engine_bench
-exec target/release/examples/engine_bench idle-poll "$@"
+cargo build --release -p lrs-bench --bin engine_bench
+exec target/release/engine_bench idle-poll "$@"

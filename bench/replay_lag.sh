@@ -4,5 +4,5 @@
 # Needs azurite-blob on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p lrs-engine --example engine_bench
-exec target/release/examples/engine_bench replay-lag "$@"
+cargo build --release -p lrs-bench --bin engine_bench
+exec target/release/engine_bench replay-lag "$@"

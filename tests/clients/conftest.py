@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
-from harness import Services, Storage, sql_client
+from harness import LrsServer, Services, Storage, sql_client
 
 
 @pytest.fixture(scope="session")
@@ -35,61 +33,17 @@ def sql(services: Services):
     return sql_client(services)
 
 
-class SecondServer:
-    """Another `lrs serve` with its own data folder and certificate, for tests that need a
-    server to themselves (many jobs, other settings)."""
+class SecondServer(LrsServer):
+    """Another `lrs serve` (harness.LrsServer) with its own data folder and certificate, for
+    tests that need a server to themselves (many jobs, other settings)."""
 
     def __init__(self, services: Services, *args: str):
         self.dir = Path(tempfile.mkdtemp(prefix="lrs-second-", dir=services.work))
-        self.stderr_path = self.dir / "serve.log"
-        self._stderr = self.stderr_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(services.lrs_bin),
-                "serve",
-                "--data-dir",
-                str(self.dir / "data"),
-                "--https",
-                "127.0.0.1:0",
-                "--retry-after",
-                "1",
-                *args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            tail = self.log_tail()
-            self.stop()
-            raise AssertionError(f"lrs serve exited before it was ready:\n{tail}")
-        ready = json.loads(line)
-        port = ready["https"].rsplit(":", 1)[1]
-        self.arm = f"https://localhost:{port}"
-        self.cert = Path(ready["cert"])
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server's stderr."""
-        if not self._stderr.closed:
-            self._stderr.flush()
-        text = self.stderr_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        super().__init__(services.lrs_bin, self.dir / "data", self.dir, "--retry-after", "1", *args)
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s) and remove its folder."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._stderr.close()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        """Stop the server and remove its folder."""
+        super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -3,7 +3,7 @@
 # against `lrs serve` over HTTPS with certificate verification on, with backups in Azurite.
 #
 # It builds the lrs binary (cargo build -p lrs --locked; LRS_BIN=path skips that), starts an
-# in-memory Azurite and `lrs serve` on free loopback ports, logs az in to an isolated profile
+# in-memory Azurite and `lrs serve` on free loopback ports (through harness.py), logs az in to an isolated profile
 # (a temporary AZURE_CONFIG_DIR with a cloud whose ARM and AAD endpoints are the emulator:
 # arm-contract.md §5.1), runs pytest on this folder, and stops everything it started.
 #
@@ -126,32 +126,21 @@ azurite-blob --inMemoryPersistence --skipApiVersionCheck --disableTelemetry \
 azurite_pid=$!
 wait_port 127.0.0.1 "$azurite_port" 30
 
-# lrs serve: HTTPS (the ARM endpoint) and plain HTTP on free ports; it prints one JSON line.
-"$LRS_BIN" serve --data-dir "$work/lrs" --https 127.0.0.1:0 --http 127.0.0.1:0 \
-  --poll-interval 0.2 --retry-after 1 >"$work/serve.json" 2>"$work/serve.log" &
-lrs_pid=$!
-ready=""
-for _ in $(seq 600); do
-  # The line is whole once the file holds a newline.
-  if [ "$(wc -l <"$work/serve.json")" -ge 1 ]; then
-    ready="$(head -n1 "$work/serve.json")"
-    break
-  fi
-  kill -0 "$lrs_pid" 2>/dev/null || { echo "error: lrs serve exited before it was ready" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ready" ] || { echo "error: lrs serve printed no ready line within 60 s" >&2; exit 1; }
+# lrs serve: HTTPS (the ARM endpoint) and plain HTTP on free ports, started by the suite's one
+# harness (harness.py's LrsServer: ready line, then /healthz), which prints one JSON line and
+# leaves it running; stderr in $work/serve.log.
+ready="$(cd "$here" && "$py" harness.py serve "$LRS_BIN" "$work/lrs" "$work" \
+  --poll-interval 0.2 --retry-after 1)" || { echo "error: lrs serve did not start" >&2; exit 1; }
 field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$ready" "$1"; }
-https_addr="$(field https)"
-http_addr="$(field http)"
+lrs_pid="$(field pid)"
+arm="$(field arm)"
+http_base="$(field http)"
 cert="$(field cert)"
-https_port="${https_addr##*:}"
-wait_port 127.0.0.1 "$https_port" 10
-echo "lrs serve: https://localhost:$https_port (cert $cert), http://$http_addr; azurite: 127.0.0.1:$azurite_port"
+echo "lrs serve: $arm (cert $cert), $http_base; azurite: 127.0.0.1:$azurite_port"
 
 export CLIENTS_LRS_BIN="$LRS_BIN"
-export CLIENTS_ARM="https://localhost:$https_port"
-export CLIENTS_HTTP="http://$http_addr"
+export CLIENTS_ARM="$arm"
+export CLIENTS_HTTP="$http_base"
 export CLIENTS_CERT="$cert"
 export CLIENTS_AZURITE="http://127.0.0.1:$azurite_port"
 export CLIENTS_WORK="$work"

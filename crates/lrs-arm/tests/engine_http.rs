@@ -3,15 +3,12 @@
 //! sequences az and PowerShell run (arm-contract §4).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use lrs_arm::{RunningServer, ServeConfig};
-use lrs_engine::{Engine, EngineConfig, Profile};
+use lrs_engine::stack::{StackOptions, StoreChoice};
+use lrs_engine::{Engine, Profile};
 use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
-use lrs_source::SourceSettings;
-use lrs_store::{SqliteStore, Store};
-use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -30,19 +27,14 @@ impl Emulator {
     async fn start() -> Emulator {
         lrs_arm::install_crypto_provider();
         let root = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&root.path().join("state.db"))
-                .await
-                .expect("store"),
-        );
-        let target: Arc<dyn Target> = Arc::new(
-            EmulatedTarget::open(&root.path().join("target"), EmulatedOptions::default())
-                .expect("target"),
-        );
-        let mut config = EngineConfig::new(SourceSettings::default());
-        config.profile = Profile::lrs_2021();
-        config.poll_interval = Duration::from_millis(50);
-        let engine = Engine::start(config, store, target);
+        let mut options = StackOptions::new(root.path());
+        options.store = StoreChoice::Url(format!(
+            "sqlite://{}",
+            root.path().join("state.db").display()
+        ));
+        options.profile = Profile::lrs_2021();
+        options.poll_interval = Duration::from_millis(50);
+        let engine = options.build().await.expect("stack").engine;
 
         let mut serve = ServeConfig::new(root.path().join("arm"));
         serve.https_addr = Some(([127, 0, 0, 1], 0).into());

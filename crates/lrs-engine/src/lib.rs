@@ -18,6 +18,7 @@ mod layout;
 pub mod metrics;
 pub mod profile;
 pub mod secrets;
+pub mod stack;
 mod worker;
 
 use std::collections::HashMap;

@@ -7,10 +7,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lrs_engine::{Engine, EngineConfig, EngineError, Refusal, StartRestore};
-use lrs_source::SourceSettings;
+use lrs_engine::stack::{StackOptions, StoreChoice};
+use lrs_engine::{EngineError, Refusal, StartRestore};
 use lrs_store::{SqliteStore, Store};
-use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
 use support::instance;
 
 const ROUNDS: usize = 200;
@@ -19,13 +18,10 @@ async fn race(store: Arc<dyn Store>) {
     let root = tempfile::tempdir().expect("dir");
     let folder = root.path().join("blobs");
     std::fs::create_dir_all(&folder).expect("folder");
-    let target: Arc<dyn Target> = Arc::new(
-        EmulatedTarget::open(&root.path().join("target"), EmulatedOptions::default())
-            .expect("target"),
-    );
-    let mut config = EngineConfig::new(SourceSettings::default());
-    config.poll_interval = Duration::from_millis(20);
-    let engine = Engine::start(config, Arc::clone(&store), target);
+    let mut options = StackOptions::new(root.path());
+    options.store = StoreChoice::Given(Arc::clone(&store));
+    options.poll_interval = Duration::from_millis(20);
+    let engine = options.build().await.expect("stack").engine;
     let request = StartRestore {
         instance: instance(),
         database: "Raced".into(),

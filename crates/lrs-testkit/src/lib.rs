@@ -4,6 +4,10 @@
 //! `scripts/test` can count and name every skipped test in its summary (and `--strict` can turn
 //! skips into a failure). A test calls [`skip`] and returns; the skipped test is named from the
 //! test binary and libtest's thread name (the test's path).
+//!
+//! [`server`] is the one harness that runs the real `lrs serve` for tests and benchmarks.
+
+pub mod server;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

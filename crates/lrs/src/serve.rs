@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use lrs_arm::{AuthMode, ServeConfig};
-use lrs_engine::{Engine, EngineConfig, Profile, ScaledClock};
+use lrs_engine::stack::{JournalChoice, StackError, StackOptions, StoreChoice, TargetKind};
+use lrs_engine::{Engine, Profile};
 use lrs_source::{Secret, SourceSettings};
-use lrs_store::{Store, open_store, redact_url};
-use lrs_target::{EmulatedOptions, EmulatedTarget, FilesTarget, Target};
+use lrs_target::EmulatedOptions;
 
 /// Options of `lrs serve`.
 #[derive(Debug, Args)]
@@ -273,6 +273,15 @@ pub(crate) async fn start(args: &ServeArgs, default_filter: &str) -> anyhow::Res
     if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
         bail!("--time-scale must be a positive number");
     }
+    if !(args.lease.is_finite() && args.lease >= 1.0) {
+        bail!("--lease must be at least 1 second");
+    }
+    if !(args.storage_outage_minutes.is_finite() && args.storage_outage_minutes > 0.0) {
+        bail!("--storage-outage-minutes must be a positive number");
+    }
+    if !(args.cutover_lag.is_finite() && (0.0..=86_400.0).contains(&args.cutover_lag)) {
+        bail!("--cutover-lag must be from 0 to 86400 seconds");
+    }
     // Everything the server writes (state store, its journal, keys, certificate, target) is
     // for its owner only: the store holds sealed credentials and the folder names databases.
     restrict_new_files();
@@ -292,86 +301,52 @@ pub(crate) async fn start(args: &ServeArgs, default_filter: &str) -> anyhow::Res
     let secrets = lrs_engine::secrets::SecretKey::load_or_create(&key_path)
         .with_context(|| format!("loading the secrets key {}", key_path.display()))?;
 
-    let store_url = args
-        .store
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("lrs.db").display()));
-    let store: Arc<dyn Store> = open_store(&store_url)
-        .await
-        .with_context(|| format!("opening the state store {}", redact_url(&store_url)))?;
     // Whole bytes per second; a rate beyond u64 is no limit at all.
     let throughput = args
         .target_throughput_mbps
         .filter(|mbps| mbps.is_finite() && *mbps > 0.0)
         .and_then(|mbps| format!("{:.0}", mbps * 1024.0 * 1024.0).parse::<u64>().ok());
-    let options = EmulatedOptions {
+    let mut options = StackOptions::new(&args.data_dir);
+    if let Some(url) = &args.store {
+        options.store = StoreChoice::Url(url.clone());
+    }
+    options.target = match args.target {
+        TargetArg::Emulated => TargetKind::Emulated,
+        TargetArg::Files => TargetKind::Files,
+    };
+    options.journal = match args.target_journal {
+        JournalArg::Auto => JournalChoice::Auto,
+        JournalArg::File => JournalChoice::File,
+        JournalArg::Store => JournalChoice::Store,
+    };
+    options.target_options = EmulatedOptions {
         throughput_bytes_per_sec: throughput,
         ..EmulatedOptions::default()
     };
-    let journal = match args.target_journal {
-        JournalArg::Auto
-            if store_url.starts_with("postgres") && matches!(args.target, TargetArg::Emulated) =>
-        {
-            JournalArg::Store
-        }
-        JournalArg::Auto => JournalArg::File,
-        chosen => chosen,
-    };
-    let target: Arc<dyn Target> = match (args.target, journal) {
-        (TargetArg::Emulated, JournalArg::File | JournalArg::Auto) => Arc::new(
-            EmulatedTarget::open(&args.data_dir.join("target"), options)
-                .context("opening the emulated target")?,
-        ),
-        (TargetArg::Emulated, JournalArg::Store) => {
-            let journal = lrs_engine::journal::StoreJournal::open(&store_url)
-                .context("opening the target journal in the state store")?;
-            Arc::new(
-                EmulatedTarget::open_with_journal(
-                    &args.data_dir.join("target"),
-                    options,
-                    Box::new(journal),
-                )
-                .context("opening the emulated target")?,
-            )
-        }
-        (TargetArg::Files, JournalArg::Store) => {
-            bail!(
-                "--target-journal store is for the emulated target: the files target keeps \
-                 its databases' files in its own folder (see docs/engine.md, Targets)"
-            )
-        }
-        (TargetArg::Files, _) => Arc::new(
-            FilesTarget::open(&args.data_dir.join("target-files"), options)
-                .context("opening the files target")?,
-        ),
-    };
-
-    let mut config = EngineConfig::new(source_settings(args)?);
-    config.profile = match args.profile {
+    options.sources = source_settings(args)?;
+    options.profile = match args.profile {
         ProfileArg::Lrs2021 => Profile::lrs_2021(),
         ProfileArg::Ga => Profile::ga(),
     };
-    config.clock = Arc::new(ScaledClock::new(args.time_scale));
-    config.poll_interval = Duration::from_secs_f64(args.poll_interval);
-    if !(args.lease.is_finite() && args.lease >= 1.0) {
-        bail!("--lease must be at least 1 second");
-    }
-    config.lease = Duration::from_secs_f64(args.lease);
-    config.strict_instances = args.strict;
-    config.secrets = Some(Arc::new(secrets));
-    if !(args.storage_outage_minutes.is_finite() && args.storage_outage_minutes > 0.0) {
-        bail!("--storage-outage-minutes must be a positive number");
-    }
-    config.storage_outage_limit = Duration::from_secs_f64(args.storage_outage_minutes * 60.0);
-    if !(args.cutover_lag.is_finite() && (0.0..=86_400.0).contains(&args.cutover_lag)) {
-        bail!("--cutover-lag must be from 0 to 86400 seconds");
-    }
-    config.cutover_lag = Duration::from_secs_f64(args.cutover_lag);
-    config.node = match &args.node {
+    options.time_scale = args.time_scale;
+    options.poll_interval = Duration::from_secs_f64(args.poll_interval);
+    options.lease = Duration::from_secs_f64(args.lease);
+    options.strict_instances = args.strict;
+    options.secrets = Some(Arc::new(secrets));
+    options.storage_outage_limit = Duration::from_secs_f64(args.storage_outage_minutes * 60.0);
+    options.cutover_lag = Duration::from_secs_f64(args.cutover_lag);
+    options.node = Some(match &args.node {
         Some(node) => node.clone(),
         None => node_name(&args.data_dir)?,
+    });
+    let engine = match options.build().await {
+        Ok(stack) => stack.engine,
+        Err(StackError::JournalForFilesTarget) => bail!(
+            "--target-journal store is for the emulated target: the files target keeps \
+             its databases' files in its own folder (see docs/engine.md, Targets)"
+        ),
+        Err(e) => return Err(e.into()),
     };
-    let engine = Engine::start(config, store, target);
 
     let mut serve = ServeConfig::new(&args.data_dir);
     serve.https_addr = (!args.no_https).then_some(args.https);

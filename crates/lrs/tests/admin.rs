@@ -5,12 +5,12 @@ mod support;
 
 use std::process::Command;
 
-use support::TestServer;
+use support::lrs_serve;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_commands_reach_the_server_over_verified_https() {
     let root = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(&root.path().join("data"), &[]).await;
+    let server = lrs_serve(&root.path().join("data")).start().await;
     let endpoint = format!(
         "https://localhost:{}",
         server.https.rsplit(':').next().expect("port")
@@ -50,7 +50,7 @@ async fn admin_commands_reach_the_server_over_verified_https() {
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_inject_lists_and_clears_faults() {
     let root = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(&root.path().join("data"), &[]).await;
+    let server = lrs_serve(&root.path().join("data")).start().await;
     let endpoint = format!(
         "https://localhost:{}",
         server.https.rsplit(':').next().expect("port")

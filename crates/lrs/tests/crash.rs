@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{TestServer, forge_chain};
+use support::{TestServer, forge_chain, lrs_serve};
 
 /// A small xorshift generator: random kill points, reproducible from the printed seed.
 struct Rng(u64);
@@ -85,7 +85,7 @@ async fn migrate_with_kills(
     ];
     args.extend(store_args.iter().map(String::as_str));
     let client = reqwest::Client::new();
-    let mut server = TestServer::start(&data, &args).await;
+    let mut server = lrs_serve(&data).args(&args).start().await;
     support::start_continuous(&client, &server, "Crash", &folder).await;
 
     // Kill points spread over the whole migration: wait until a random number of files is
@@ -117,7 +117,7 @@ async fn migrate_with_kills(
             seen["properties"]["currentRestoringFileName"]
         );
         server.kill();
-        server = TestServer::start(&data, &args).await;
+        server = lrs_serve(&data).args(&args).start().await;
     }
 
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::TestServer;
+use support::lrs_serve;
 
 /// The demo's database under its instance (subscription, resource group, instance).
 const DATABASE: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Sql/managedInstances/mi1/databases/demo";
@@ -132,7 +132,10 @@ async fn demo_restores_new_logs_and_cuts_over_on_ctrl_c() {
 
     // The state it left behind says the same to a new server on the same folder.
     let backups = data.join("backups").display().to_string();
-    let server = TestServer::start(&data, &["--local-root", &backups]).await;
+    let server = lrs_serve(&data)
+        .args(["--local-root", &backups])
+        .start()
+        .await;
     let db = get(
         &reqwest::Client::new(),
         &format!("{}{DATABASE}?{API}", server.http),

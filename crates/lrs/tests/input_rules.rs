@@ -3,8 +3,9 @@
 
 mod support;
 
+use lrs_testkit::server::{API, INSTANCE};
 use serde_json::{Value, json};
-use support::{API, INSTANCE, TestServer};
+use support::lrs_serve;
 
 fn start_body(uri: &str, extra: Value) -> Value {
     let mut properties = json!({
@@ -33,7 +34,10 @@ async fn bad_names_versions_and_storage_are_refused_and_leave_nothing() {
     std::os::unix::fs::symlink(outside.path().join("secret.bak"), folder.join("passwd.bak"))
         .expect("symlink");
     let blobs_arg = blobs.display().to_string();
-    let server = TestServer::start(&root.path().join("data"), &["--local-root", &blobs_arg]).await;
+    let server = lrs_serve(&root.path().join("data"))
+        .args(["--local-root", &blobs_arg])
+        .start()
+        .await;
     let client = reqwest::Client::new();
     let local = |p: &std::path::Path| format!("file://{}", p.display());
     let azurite = "http://127.0.0.1:10000/devstoreaccount1/backups/db1";

@@ -5,13 +5,17 @@ mod support;
 
 use std::time::Duration;
 
-use support::TestServer;
+use support::lrs_serve;
 
 #[tokio::test]
 async fn log_to_a_file_has_no_colours_and_short_latencies() {
     let root = tempfile::tempdir().expect("temp dir");
     let log = root.path().join("lrs.log");
-    let server = TestServer::start_logged(&root.path().join("data"), &[], &log).await;
+    let server = lrs_serve(&root.path().join("data"))
+        .rust_log("info")
+        .stderr_to(&log)
+        .start()
+        .await;
     let client = reqwest::Client::new();
     for _ in 0..5 {
         let r = client

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_parse::{Sample, Scrape, Value as Prom};
 use serde_json::{Value, json};
-use support::{TestServer, forge_chain};
+use support::{TestServer, forge_chain, lrs_serve};
 
 /// One scrape of `/metrics`, parsed.
 async fn scrape(client: &reqwest::Client, server: &TestServer) -> Scrape {
@@ -91,11 +91,10 @@ async fn metrics_match_what_the_api_reports_for_a_migration() {
         .expect("a log")
         .clone();
     let local_root = folder.display().to_string();
-    let server = TestServer::start(
-        &root.path().join("data"),
-        &["--poll-interval", "0.05", "--local-root", &local_root],
-    )
-    .await;
+    let server = lrs_serve(&root.path().join("data"))
+        .args(["--poll-interval", "0.05", "--local-root", &local_root])
+        .start()
+        .await;
     let client = reqwest::Client::new();
 
     let before = scrape(&client, &server).await;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{TestServer, forge_chain};
+use support::{forge_chain, lrs_serve};
 
 const DATABASES: [&str; 3] = ["Alpha", "Bravo", "Charlie"];
 
@@ -76,16 +76,14 @@ async fn a_killed_nodes_migrations_finish_on_the_other_node_exactly_once() {
     };
     let a_args = args("4");
     let b_args = args("100");
-    let a = TestServer::start(
-        &root.path().join("node-a"),
-        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
-    let b = TestServer::start(
-        &root.path().join("node-b"),
-        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let a = lrs_serve(&root.path().join("node-a"))
+        .args(&a_args)
+        .start()
+        .await;
+    let b = lrs_serve(&root.path().join("node-b"))
+        .args(&b_args)
+        .start()
+        .await;
     let client = reqwest::Client::new();
     for db in DATABASES {
         let put = client

@@ -6,7 +6,8 @@ mod support;
 use std::path::Path;
 
 use lrs_store::{InstanceKey, StorageAuth};
-use support::{INSTANCE, TestServer};
+use lrs_testkit::server::INSTANCE;
+use support::lrs_serve;
 
 const SIGNATURE: &str = "Zm9yZ2VkU2lnbmF0dXJlVGhhdE11c3ROb3RMZWFr";
 
@@ -50,7 +51,7 @@ async fn job_auth(data: &Path, database_id: Option<uuid::Uuid>) -> (uuid::Uuid, 
 async fn sas_tokens_are_sealed_at_rest_and_forgotten_when_the_job_ends() {
     let root = tempfile::tempdir().expect("dir");
     let data = root.path().join("data");
-    let server = TestServer::start(&data, &[]).await;
+    let server = lrs_serve(&data).start().await;
     let sas = format!("sv=2022-11-02&sr=c&sp=rl&se=2099-01-01T00:00:00Z&sig={SIGNATURE}");
     let body = serde_json::json!({
         "location": "westeurope",
@@ -108,7 +109,7 @@ async fn sas_tokens_are_sealed_at_rest_and_forgotten_when_the_job_ends() {
     }
 
     // Stopping the migration ends the job: the token is gone from the store.
-    let server = TestServer::start(&data, &[]).await;
+    let server = lrs_serve(&data).start().await;
     let delete = client
         .delete(server.url("/databases/Sales"))
         .send()

@@ -3,22 +3,31 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use lrs_engine::{Engine, EngineConfig, Profile, RestoreDetails, ScaledClock, StartRestore};
+use lrs_engine::stack::{Stack, StackOptions, StoreChoice};
+use lrs_engine::{Profile, RestoreDetails, StartRestore};
 use lrs_forge::{ChainSpec, DatabaseSpec, write_chain};
-use lrs_source::SourceSettings;
-use lrs_store::{InstanceKey, Operation, OperationStatus, SqliteStore, Store};
-use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+use lrs_store::{InstanceKey, Operation, OperationStatus};
 
-/// A running engine with its folder, store and target.
+/// A running engine ([`Stack`]: engine, store, target, config; reached through `Deref`) with
+/// the temporary folder it lives in.
 pub struct Harness {
-    pub engine: Engine,
-    pub store: Arc<dyn Store>,
-    pub target: Arc<dyn Target>,
+    pub stack: Stack,
     pub root: tempfile::TempDir,
-    pub config: EngineConfig,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
 }
 
 pub fn instance() -> InstanceKey {
@@ -30,40 +39,21 @@ pub fn instance() -> InstanceKey {
 }
 
 impl Harness {
-    /// An engine with `profile`, emulated time running `scale`× faster, fast polls.
+    /// An engine with `profile`, emulated time running `scale`× faster, fast polls, over an
+    /// SQLite store and the emulated target in a temporary folder.
     pub async fn new(profile: Profile, scale: f64) -> Harness {
         let root = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&root.path().join("state.db"))
-                .await
-                .expect("store"),
-        );
-        let target: Arc<dyn Target> = Arc::new(
-            EmulatedTarget::open(&root.path().join("target"), EmulatedOptions::default())
-                .expect("target"),
-        );
-        let mut config = EngineConfig::new(SourceSettings::default());
-        config.profile = profile;
-        config.clock = Arc::new(ScaledClock::new(scale));
-        config.poll_interval = Duration::from_millis(50);
-        config.lease = Duration::from_secs(5);
-        let engine = Engine::start(config.clone(), Arc::clone(&store), Arc::clone(&target));
-        Harness {
-            engine,
-            store,
-            target,
-            root,
-            config,
-        }
-    }
-
-    /// Stop this engine and start a new one on the same store and target (a restart).
-    pub async fn restart(&mut self) {
-        self.engine.stop().await;
-        let mut config = self.config.clone();
-        // A new process: another node name; the old lease must run out or be ours.
-        config.node = self.config.node.clone();
-        self.engine = Engine::start(config, Arc::clone(&self.store), Arc::clone(&self.target));
+        let mut options = StackOptions::new(root.path());
+        options.store = StoreChoice::Url(format!(
+            "sqlite://{}",
+            root.path().join("state.db").display()
+        ));
+        options.profile = profile;
+        options.time_scale = scale;
+        options.poll_interval = Duration::from_millis(50);
+        options.lease = Duration::from_secs(5);
+        let stack = options.build().await.expect("stack");
+        Harness { stack, root }
     }
 
     /// The folder a database's backups are uploaded to.
@@ -74,7 +64,7 @@ impl Harness {
     }
 
     pub fn target_dir(&self) -> PathBuf {
-        self.root.path().join("target")
+        self.stack.target_dir.clone()
     }
 
     /// Start request over a local folder.

@@ -7,25 +7,23 @@
 //!    scheduled time), first with the N jobs idle, then with new logs arriving;
 //! 3. optionally, `wrk` (closed loop) for the saturation throughput.
 //!
-//! Run with `cargo run --release -p lrs-engine --example arm_bench -- [--option value …]`
+//! Run with `cargo run --release -p lrs-bench --bin arm_bench -- [--option value …]`
 //! after `cargo build --release -p lrs`; see `bench/README.md`.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{
+use lrs_bench::{
     Args, BenchResult, Staged, cpu_time, forge, machine, memory_kib, stamp, summary, upload_all,
     upload_one,
 };
 use lrs_forge::{ChainSpec, DatabaseSpec};
 use lrs_source::testing::{Azurite, AzuriteApi};
+use lrs_testkit::server::{ServerError, TestServer};
 use serde_json::{Value, json};
 
 const CONTAINER: &str = "arm";
@@ -45,74 +43,52 @@ async fn main() {
     }
 }
 
-/// `lrs serve`, killed when dropped.
+/// `lrs serve` under measurement (started by `lrs_testkit::server`, killed when dropped) and
+/// the file its stderr goes to (removed after it).
 struct Server {
-    child: Child,
-    https: String,
-    http: String,
-    _data: tempfile::TempDir,
+    lrs: TestServer,
     stderr: PathBuf,
+    _log_dir: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(lrs: &Path, poll_interval: f64) -> BenchResult<Server> {
-        use std::io::{BufRead, BufReader};
-        let data = tempfile::tempdir()?;
-        let stderr = std::env::temp_dir().join(format!("arm_bench-lrs-{}.log", std::process::id()));
-        let mut child = Command::new(lrs)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(["--https", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+    /// Start the `lrs` binary at `lrs` on free ports and wait until it is healthy.
+    async fn start(lrs: &Path, poll_interval: f64) -> BenchResult<Server> {
+        let log_dir = tempfile::tempdir()?;
+        let stderr = log_dir.path().join("lrs-serve.log");
+        let server = TestServer::builder(lrs)
             .args(["--poll-interval", &poll_interval.to_string()])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr)?)
+            .stderr_to(&stderr)
             .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start {}: {e} (build it: cargo build --release -p lrs)",
-                    lrs.display()
-                )
+            .await
+            .map_err(|e| match e {
+                ServerError::Spawn { .. } => {
+                    format!("{e} (build it: cargo build --release -p lrs)")
+                }
+                e => e.to_string(),
             })?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let ready: Value = serde_json::from_str(&line)
-            .map_err(|e| format!("lrs serve did not report its addresses ({e}): {line:?}"))?;
-        let https = ready["https"]
-            .as_str()
-            .ok_or("no https address")?
-            .to_string();
-        let http = ready["http"].as_str().ok_or("no http address")?.to_string();
         Ok(Server {
-            child,
-            https,
-            http,
-            _data: data,
+            lrs: server,
             stderr,
+            _log_dir: log_dir,
         })
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.lrs.pid()
+    }
+
+    /// The HTTPS address (`127.0.0.1:PORT`).
+    fn https(&self) -> &str {
+        &self.lrs.https
     }
 
     fn url(&self, path: &str) -> String {
-        format!("https://{}{INSTANCE}{path}?{API}", self.https)
+        format!("https://{}{INSTANCE}{path}?{API}", self.https())
     }
 
-    fn cert(&self) -> PathBuf {
-        self._data.path().join("tls").join("cert.pem")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.stderr);
+    fn cert(&self) -> &Path {
+        &self.lrs.cert
     }
 }
 
@@ -244,7 +220,7 @@ fn report_load(label: &str, load: &Load, rate: f64, cpu: Duration) {
     );
     println!(
         "    p99.9={:.2} ms; lrs serve CPU {:.2} s over the phase ({:.0}% of one core)",
-        common::quantile(&sorted, 0.999).as_secs_f64() * 1000.0,
+        lrs_bench::quantile(&sorted, 0.999).as_secs_f64() * 1000.0,
         cpu.as_secs_f64(),
         cpu.as_secs_f64() * 100.0 / load.elapsed.as_secs_f64().max(0.001)
     );
@@ -397,7 +373,7 @@ async fn run(args: Args) -> BenchResult<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let server = Server::start(&lrs, poll_interval)?;
+    let server = Server::start(&lrs, poll_interval).await?;
     let pem = std::fs::read(server.cert())?;
     // HTTP/1.1 by default, as the Azure CLI (Python requests) and PowerShell (.NET) speak it;
     // --http http2 lets ALPN pick HTTP/2 (reqwest offers it: another crate enables the feature).
@@ -410,29 +386,13 @@ async fn run(args: Args) -> BenchResult<()> {
         "http2" => builder.build()?,
         other => return Err(format!("--http must be http1 or http2, not {other}").into()),
     };
-    let plain = reqwest::Client::builder().no_proxy().build()?;
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = plain
-            .get(format!("http://{}/healthz", server.http))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            return Err("lrs serve never became healthy".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     println!(
         "lrs serve pid {} on https://{} (--poll-interval {poll_interval}, RUST_LOG=warn, SQLite store)",
         server.pid(),
-        server.https
+        server.https()
     );
     let probe = client
-        .get(format!("https://{}/healthz", server.https))
+        .get(format!("https://{}/healthz", server.https()))
         .send()
         .await?;
     let version = format!("{:?}", probe.version());
@@ -443,7 +403,7 @@ async fn run(args: Args) -> BenchResult<()> {
 
     // Baseline: the same open loop on /healthz (no store, no engine): what the client, TLS and
     // the HTTP stack cost by themselves on this machine; it also warms up the connections.
-    let health = vec![format!("https://{}/healthz", server.https)];
+    let health = vec![format!("https://{}/healthz", server.https())];
     let baseline_secs: f64 = args.number("baseline-duration", 15.0)?;
     if baseline_secs > 0.0 {
         println!("\nbaseline: GET /healthz over HTTPS ({version}), open loop, no jobs:");
@@ -556,14 +516,9 @@ async fn run(args: Args) -> BenchResult<()> {
         // The same over the plain-HTTP listener: what TLS adds.
         let plain_urls: Vec<String> = urls
             .iter()
-            .map(|u| {
-                u.replacen(
-                    &format!("https://{}", server.https),
-                    &format!("http://{}", server.http),
-                    1,
-                )
-            })
+            .map(|u| u.replacen(&format!("https://{}", server.https()), &server.lrs.http, 1))
             .collect();
+        let plain = reqwest::Client::builder().no_proxy().build()?;
         let cpu_before = cpu_time(server.pid())?;
         let load = open_loop(
             &plain,

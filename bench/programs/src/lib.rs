@@ -1,9 +1,10 @@
-//! Shared by the benchmark examples (`engine_bench`, `arm_bench`): argument parsing, forged
-//! chains uploaded to Azurite, percentiles, process memory and CPU from `/proc`, and the
-//! machine description every result is printed with.
+//! The benchmark programs of the LRS emulator (`bench/README.md`, `docs/benchmarks.md`):
+//! `arm_bench` measures the `lrs` binary (started with `lrs_testkit::server`), `engine_bench`
+//! the engine in process (assembled with `lrs_engine::stack`).
 //!
-//! Each example includes this file with `#[path]`; not every example uses every helper.
-#![allow(dead_code)]
+//! This library is what both share: argument parsing, forged chains uploaded to Azurite,
+//! percentiles, process memory and CPU from `/proc`, and the machine description every result
+//! is printed with.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,17 +16,17 @@ use lrs_forge::{ChainSpec, write_chain};
 use lrs_source::testing::AzuriteApi;
 
 /// Errors of a benchmark run: printed and the process exits non-zero.
-pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// `--name value` pairs and bare `--flag`s after the subcommand.
 #[derive(Debug, Default)]
-pub(crate) struct Args {
+pub struct Args {
     values: HashMap<String, String>,
 }
 
 impl Args {
     /// Parse `--key value` pairs (a key followed by another `--key` or nothing is a flag).
-    pub(crate) fn parse(args: &[String]) -> BenchResult<Args> {
+    pub fn parse(args: &[String]) -> BenchResult<Args> {
         let mut values = HashMap::new();
         let mut i = 0;
         while i < args.len() {
@@ -51,7 +52,7 @@ impl Args {
     }
 
     /// A string option.
-    pub(crate) fn string(&self, key: &str, default: &str) -> String {
+    pub fn string(&self, key: &str, default: &str) -> String {
         self.values
             .get(key)
             .cloned()
@@ -59,7 +60,7 @@ impl Args {
     }
 
     /// A number option.
-    pub(crate) fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> BenchResult<T> {
+    pub fn number<T: std::str::FromStr>(&self, key: &str, default: T) -> BenchResult<T> {
         match self.values.get(key) {
             None => Ok(default),
             Some(v) => v
@@ -69,7 +70,7 @@ impl Args {
     }
 
     /// A list of seconds (`2,0.1`).
-    pub(crate) fn seconds_list(&self, key: &str, default: &str) -> BenchResult<Vec<Duration>> {
+    pub fn seconds_list(&self, key: &str, default: &str) -> BenchResult<Vec<Duration>> {
         self.string(key, default)
             .split(',')
             .map(|s| {
@@ -88,16 +89,16 @@ impl Args {
 
 /// A small xorshift generator (reproducible pauses; no dependency).
 #[derive(Debug)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     /// A generator from a non-zero seed.
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         Rng(seed | 1)
     }
 
     /// Uniform in `0..1`.
-    pub(crate) fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -107,17 +108,17 @@ impl Rng {
 
 /// A forged file ready for upload: its blob name and where it was written.
 #[derive(Debug, Clone)]
-pub(crate) struct Staged {
+pub struct Staged {
     /// File name (the blob name inside a folder).
-    pub(crate) name: String,
+    pub name: String,
     /// Local path.
-    pub(crate) path: PathBuf,
+    pub path: PathBuf,
     /// Size in bytes.
-    pub(crate) size: u64,
+    pub size: u64,
 }
 
 /// Write a forged chain into `dir`; files in backup order.
-pub(crate) fn forge(spec: &ChainSpec, dir: &Path) -> BenchResult<Vec<Staged>> {
+pub fn forge(spec: &ChainSpec, dir: &Path) -> BenchResult<Vec<Staged>> {
     std::fs::create_dir_all(dir)?;
     let mut staged = Vec::new();
     for file in write_chain(spec, dir)? {
@@ -136,7 +137,7 @@ pub(crate) fn forge(spec: &ChainSpec, dir: &Path) -> BenchResult<Vec<Staged>> {
 }
 
 /// Upload `files` into `folder` of `container`, `concurrency` at a time; returns the time taken.
-pub(crate) async fn upload_all(
+pub async fn upload_all(
     api: &AzuriteApi,
     container: &str,
     folder: &str,
@@ -165,7 +166,7 @@ pub(crate) async fn upload_all(
 }
 
 /// Upload one staged file; returns when Azurite has acknowledged it (the blob is listable).
-pub(crate) async fn upload_one(
+pub async fn upload_one(
     api: &AzuriteApi,
     container: &str,
     folder: &str,
@@ -179,7 +180,7 @@ pub(crate) async fn upload_one(
 }
 
 /// The `q`-quantile (0..=1) of sorted samples, nearest-rank.
-pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -191,12 +192,12 @@ pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Milliseconds with two decimals.
-pub(crate) fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
 /// `min / p50 / p90 / p99 / max` of samples, in milliseconds.
-pub(crate) fn summary(samples: &[Duration]) -> String {
+pub fn summary(samples: &[Duration]) -> String {
     let mut sorted = samples.to_vec();
     sorted.sort();
     let mean = if sorted.is_empty() {
@@ -217,7 +218,7 @@ pub(crate) fn summary(samples: &[Duration]) -> String {
 }
 
 /// `VmRSS` and `VmHWM` of a process in KiB, from `/proc/PID/status`.
-pub(crate) fn memory_kib(pid: u32) -> BenchResult<(u64, u64)> {
+pub fn memory_kib(pid: u32) -> BenchResult<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let field = |name: &str| -> BenchResult<u64> {
         status
@@ -231,7 +232,7 @@ pub(crate) fn memory_kib(pid: u32) -> BenchResult<(u64, u64)> {
 }
 
 /// CPU time (user + system) a process has used, from `/proc/PID/stat`.
-pub(crate) fn cpu_time(pid: u32) -> BenchResult<Duration> {
+pub fn cpu_time(pid: u32) -> BenchResult<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name is in parentheses and may hold spaces: count fields after the last ')'.
     let after = stat
@@ -252,7 +253,7 @@ pub(crate) fn cpu_time(pid: u32) -> BenchResult<Duration> {
 }
 
 /// The machine: CPUs, CPU model, memory, load average, for the report.
-pub(crate) fn machine() -> String {
+pub fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -278,7 +279,7 @@ pub(crate) fn machine() -> String {
 }
 
 /// Now, for log lines.
-pub(crate) fn stamp() -> String {
+pub fn stamp() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string()

@@ -11,11 +11,9 @@
 //!
 //! The engine runs in process over SQLite (in a temporary folder) and the emulated target, with
 //! a SAS from `sign_container_sas` (through the Azurite harness); requests are counted by a
-//! proxy on loopback ([`proxy`]). Run with `cargo run --release -p lrs-engine --example
+//! proxy on loopback ([`proxy`]). Run with `cargo run --release -p lrs-bench --bin
 //! engine_bench -- <subcommand> [--option value …]`; see `bench/README.md`.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod hooks;
 mod proxy;
 
@@ -24,18 +22,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{
+use futures::StreamExt;
+use hooks::{CountingStore, GatedTarget};
+use lrs_bench::{
     Args, BenchResult, Rng, Staged, cpu_time, forge, machine, ms, stamp, summary, upload_all,
     upload_one,
 };
-use futures::StreamExt;
-use hooks::{CountingStore, GatedTarget};
-use lrs_engine::{Engine, EngineConfig, Profile, RestoreDetails, ScaledClock, StartRestore};
+use lrs_engine::stack::{StackOptions, StoreChoice};
+use lrs_engine::{Engine, Profile, RestoreDetails, StartRestore};
 use lrs_forge::{ChainSpec, DatabaseSpec};
 use lrs_source::testing::{Azurite, CountingSource};
 use lrs_source::{Scanner, Source, SourceAuth, SourceSettings, SourceSpec, open_source};
-use lrs_store::{InstanceKey, SqliteStore, Store};
-use lrs_target::{EmulatedOptions, EmulatedTarget, Target};
+use lrs_store::{InstanceKey, Store};
+use lrs_target::Target;
 use proxy::{Kind, Proxy, Snapshot};
 
 const CONTAINER: &str = "bench";
@@ -209,25 +208,22 @@ impl Bench {
     }
 }
 
+/// The stack `lrs serve` runs (SQLite in `root`, the emulated target, `lrs-2021`, real time),
+/// with the store and the target wrapped in the measuring hooks.
 async fn start_engine(
     root: &std::path::Path,
     poll_interval: Duration,
 ) -> BenchResult<(Engine, Arc<CountingStore>, Arc<GatedTarget>)> {
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&root.join("state.db")).await?);
-    let store = Arc::new(CountingStore::new(sqlite));
-    let emulated: Arc<dyn Target> = Arc::new(EmulatedTarget::open(
-        &root.join("target"),
-        EmulatedOptions::default(),
-    )?);
-    let target = Arc::new(GatedTarget::new(emulated));
-    let mut config = EngineConfig::new(SourceSettings::default());
-    config.profile = Profile::lrs_2021();
-    config.clock = Arc::new(ScaledClock::new(1.0));
-    config.poll_interval = poll_interval;
-    let store_dyn: Arc<dyn Store> = Arc::clone(&store) as Arc<dyn Store>;
-    let target_dyn: Arc<dyn Target> = Arc::clone(&target) as Arc<dyn Target>;
-    let engine = Engine::start(config, store_dyn, target_dyn);
-    Ok((engine, store, target))
+    let mut options = StackOptions::new(root);
+    options.store = StoreChoice::Url(format!("sqlite://{}", root.join("state.db").display()));
+    options.profile = Profile::lrs_2021();
+    options.poll_interval = poll_interval;
+    let mut parts = options.open().await?;
+    let store = Arc::new(CountingStore::new(Arc::clone(&parts.store)));
+    let target = Arc::new(GatedTarget::new(Arc::clone(&parts.target)));
+    parts.store = Arc::clone(&store) as Arc<dyn Store>;
+    parts.target = Arc::clone(&target) as Arc<dyn Target>;
+    Ok((parts.start().engine, store, target))
 }
 
 /// `127.0.0.1:port` of `http://127.0.0.1:port/devstoreaccount1`.
@@ -741,17 +737,17 @@ async fn source_memory(args: Args) -> BenchResult<()> {
     warm.list().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = std::process::id();
-    let (rss0, _) = common::memory_kib(pid)?;
+    let (rss0, _) = lrs_bench::memory_kib(pid)?;
     let mut sources = Vec::with_capacity(count);
     for _ in 0..count {
         sources.push(bench.source("mem", false)?);
     }
-    let (rss1, _) = common::memory_kib(pid)?;
+    let (rss1, _) = lrs_bench::memory_kib(pid)?;
     for source in &sources {
         source.list().await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss2, _) = common::memory_kib(pid)?;
+    let (rss2, _) = lrs_bench::memory_kib(pid)?;
     // What a job does next through its source: read the headers of its files, then the
     // emulated target reads the full backup's data in 1 MiB pieces. One source at a time.
     for source in &sources {
@@ -761,7 +757,7 @@ async fn source_memory(args: Args) -> BenchResult<()> {
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss3, _) = common::memory_kib(pid)?;
+    let (rss3, _) = lrs_bench::memory_kib(pid)?;
     for source in &sources {
         let entries = source.list().await?;
         let full = entries
@@ -777,7 +773,7 @@ async fn source_memory(args: Args) -> BenchResult<()> {
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss4, _) = common::memory_kib(pid)?;
+    let (rss4, _) = lrs_bench::memory_kib(pid)?;
     let each = |rss: u64| (rss as f64 - rss0 as f64) / count as f64;
     println!("{count} Azure sources (open_source) on one folder, VmRSS of this process:");
     println!("  before: {rss0} KiB");
