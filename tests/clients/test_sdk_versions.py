@@ -140,7 +140,7 @@ def assert_new_shape(seen: dict, db: str, last: str, wrong: str) -> None:
         "number_of_files_unrestorable": 1,
         "percent_completed": seen["restoring"]["percent_completed"],
         "full_backup_sets": [[f"{db}_FULL_01.bak", "Restored"]],
-        "log_backup_sets": [[wrong, "Restored"], [last, "Restored"]],
+        "log_backup_sets": [[f"{db}_LOG_00001.trn", "Restored"], [last, "Restored"]],
         "unrestorable_files": [NOT_A_BACKUP],
         "database_status": "Restoring",
         "start_done": False,

@@ -51,11 +51,11 @@ def test_az_stop_drops_the_restoring_database(services, storage, sql):
     stopped = assert_az_ok(az("sql", "midb", "log-replay", "stop", *midb("-n", db, "--yes")))
     assert stopped.stdout.strip() == ""
 
-    # The database is gone: az exits 3 (not found) with ARM's gateway 404.
+    # The database is gone: az exits 3 (not found) with the resource provider's 404 for a
+    # database that existed (not ARM's gateway one: docs/fidelity.md).
     not_found = (
-        f"The Resource 'Microsoft.Sql/managedInstances/{INSTANCE}/databases/{db}' under resource "
-        f"group '{RESOURCE_GROUP}' was not found. For more details please go to "
-        "https://aka.ms/ARMResourceNotFoundFix"
+        "The requested resource of type 'Microsoft.Sql/managedInstances/databases' with name "
+        f"'{db}' was not found."
     )
     assert_az_http_error(
         az("sql", "midb", "show", *midb("-n", db)), AZ_NOT_FOUND, "ResourceNotFound", not_found
