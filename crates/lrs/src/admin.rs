@@ -60,9 +60,11 @@ pub(crate) enum AdminCommand {
 pub(crate) enum Effect {
     /// Refuse the request or fail the migration with the code.
     Fail,
-    /// Hold the migration (no listing, no restore) until cleared; restore details show the code.
+    /// Hold the migration until cleared: it keeps listing its folder but restores nothing;
+    /// restore details show the code.
     Stall,
-    /// Delay each restore of the migration by --delay-ms.
+    /// Delay each restore (shown restoring meanwhile) and the drop of the migration by
+    /// --delay-ms, or until cleared.
     Slow,
 }
 
