@@ -480,8 +480,8 @@ impl Worker<'_> {
         Ok(false)
     }
 
-    /// Nothing is restored beyond the last file: autocomplete's `lastBackupName`, or the one a
-    /// cutover named.
+    /// Nothing is restored beyond the last file (autocomplete's `lastBackupName`, or the one a
+    /// cutover named) unless the profile restores past it (2021: the whole chain found).
     fn may_restore(&self, plan: &Plan, next: &lrs_plan::PlannedSet) -> bool {
         if self.ctx.profile_of(&self.job).restores_past_last_backup {
             return true;
@@ -760,21 +760,20 @@ impl Worker<'_> {
         let restoring = Arc::new(self.files.planner.plan());
         self.publish(&restoring).await;
         info!(job = %self.job.id, file = %set.first_stripe_name, kind = kind_name(set.kind), "restoring backup set");
-        // An injected slow fault: the set shows as restoring while it lasts.
-        tokio::select! {
-            () = self.runtime.cancel.cancelled() => return Err(Halt::Gone),
-            slowed = ctx.faults.wait_if_slow(&self.instance, &self.database) => {
-                if slowed {
-                    debug!(job = %self.job.id, "injected fault: slow restore over");
-                }
-            }
-        }
-        // Keep the lease while the restore runs (a big set may outlast it). If the lease is
-        // lost, another node owns the job now: drop the restore (a dropped restore writes
-        // nothing) and leave.
+        // Keep the lease while the restore runs (a big set, or an injected slow fault, may
+        // outlast it). If the lease is lost, another node owns the job now; if the database
+        // was dropped, nobody does: drop the restore (a dropped restore writes nothing) and
+        // leave.
         let restore_started = Instant::now();
         let restored = {
-            let restore = ctx.target.restore(&self.database, stripes);
+            let (instance, database) = (&self.instance, &self.database);
+            let restore = async move {
+                // An injected slow fault: the set shows as restoring while it lasts.
+                if ctx.faults.wait_if_slow(instance, database).await {
+                    debug!(%database, "injected fault: slow restore over");
+                }
+                ctx.target.restore(database, stripes).await
+            };
             tokio::pin!(restore);
             let period = (ctx.lease / 3)
                 .to_std()
@@ -783,6 +782,7 @@ impl Worker<'_> {
             loop {
                 tokio::select! {
                     result = &mut restore => break result,
+                    () = self.runtime.cancel.cancelled() => return Err(Halt::Gone),
                     () = tokio::time::sleep(period) => {
                         let now = Utc::now();
                         if !ctx.store.claim_job(self.job.id, &ctx.node, now, now + ctx.lease).await? {
