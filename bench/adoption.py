@@ -8,7 +8,9 @@
    100 per instance), all restored; then each node's resident memory, and the latency of
    GET restoreDetails on each node (sequential requests on random databases).
 
-Loopback only; PostgreSQL is started (and stopped) with scripts/services/postgres.sh.
+Loopback only; PostgreSQL is started (and stopped) with scripts/services/postgres.sh; the
+nodes are started with the client tests' harness (tests/clients/lrs_server.py: ready line,
+then /healthz). It builds and uses target/release/lrs (CARGO_TARGET_DIR is honoured).
 
     bench/adoption.py [--rounds 5] [--leases 2,10] [--migrations 200] [--requests 1000]
 """
@@ -19,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -29,7 +30,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LRS = ROOT / "target" / "release" / "lrs"
+sys.path.insert(0, str(ROOT / "tests" / "clients"))
+from lrs_server import LrsServer  # noqa: E402  (tests/clients/lrs_server.py, stdlib only)
+
+# Where `cargo build --release` (run in ROOT) puts it: CARGO_TARGET_DIR is honoured, as cargo does.
+LRS = ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "release" / "lrs"
 PREFIX = ("/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg1"
           "/providers/Microsoft.Sql/managedInstances/")
 INSTANCE = PREFIX + "mi1"
@@ -46,21 +51,12 @@ def call(method: str, url: str, body: dict | None = None) -> dict:
 
 
 def start_node(data: Path, store: str, blobs: Path, lease: float, mbps: str,
-               poll: str = "0.05") -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [str(LRS), "serve", "--data-dir", str(data), "--no-https", "--http", "127.0.0.1:0",
-         "--store", store, "--local-root", str(blobs), "--lease", str(lease),
-         "--poll-interval", poll, "--target-throughput-mbps", mbps],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    ready = json.loads(proc.stdout.readline())
-    base = f"http://{ready['http']}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            return proc, base
-        except OSError:
-            time.sleep(0.025)
-    raise RuntimeError("lrs serve did not become healthy")
+               poll: str = "0.05") -> LrsServer:
+    """A node on plain HTTP only (`--no-https --http 127.0.0.1:0`), ready and healthy."""
+    return LrsServer(LRS, data, None, "--store", store, "--local-root", str(blobs),
+                     "--lease", str(lease), "--poll-interval", poll,
+                     "--target-throughput-mbps", mbps,
+                     listeners="http", stderr=subprocess.DEVNULL)
 
 
 def details(base: str, db: str) -> dict:
@@ -75,8 +71,9 @@ def one_round(store: str, work: Path, lease: float, n: int) -> float:
                     "--logs", "4", "--data-size", "8MiB", "--log-size", "8MiB", "--seed", str(n + 1)],
                    check=True, stdout=subprocess.DEVNULL)
     last = sorted(p.name for p in folder.iterdir() if "_LOG_" in p.name)[-1]
-    a, a_url = start_node(work / f"a{n}", store, blobs, lease, "8")
-    b, b_url = start_node(work / f"b{n}", store, blobs, lease, "8")
+    a = start_node(work / f"a{n}", store, blobs, lease, "8")
+    b = start_node(work / f"b{n}", store, blobs, lease, "8")
+    a_url, b_url = a.http, b.http
     try:
         call("PUT", f"{a_url}{INSTANCE}/databases/{db}?{API}", {
             "location": "westeurope", "properties": {
@@ -85,17 +82,14 @@ def one_round(store: str, work: Path, lease: float, n: int) -> float:
         while details(a_url, db).get("numberOfFilesRestored", 0) < 1:
             time.sleep(0.01)
         restored = details(a_url, db)["numberOfFilesRestored"]
-        a.send_signal(signal.SIGKILL)
-        a.wait()
+        a.kill()  # SIGKILL
         killed = time.monotonic()
         while details(b_url, db).get("numberOfFilesRestored", 0) <= restored:
             time.sleep(0.01)
         return time.monotonic() - killed
     finally:
-        for p in (a, b):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        for node in (a, b):
+            node.kill()
 
 
 def rss_kib(pid: int) -> int:
@@ -121,7 +115,7 @@ def load(store: str, work: Path, migrations: int, requests: int) -> None:
         placed = []
         for i in range(migrations):
             node = i // per_node
-            _, base = nodes[node]
+            base = nodes[node].http
             inst = f"mi{node + 1}"
             call("PUT", f"{base}{PREFIX}{inst}/databases/db{i}?{API}", {
                 "location": "westeurope", "properties": {
@@ -130,13 +124,14 @@ def load(store: str, work: Path, migrations: int, requests: int) -> None:
                     "autoCompleteRestore": False}})
             placed.append((node, inst, f"db{i}"))
         for node, inst, db in placed:
-            _, base = nodes[node]
+            base = nodes[node].http
             url = f"{base}{PREFIX}{inst}/databases/{db}/restoreDetails/Default?{API}"
             while call("GET", url)["properties"].get("numberOfFilesRestored", 0) < 3:
                 time.sleep(0.02)
         print("| node | migrations | RSS (MiB) | restoreDetails p50 (ms) | p99 (ms) |")
         print("|---|---:|---:|---:|---:|")
-        for k, (proc, base) in enumerate(nodes):
+        for k, server in enumerate(nodes):
+            base = server.http
             mine = [p for p in placed if p[0] == k]
             latencies = []
             for _ in range(requests):
@@ -147,11 +142,10 @@ def load(store: str, work: Path, migrations: int, requests: int) -> None:
             latencies.sort()
             p50 = latencies[len(latencies) // 2]
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(f"| {'AB'[k]} | {len(mine)} | {rss_kib(proc.pid) / 1024:.1f} | {p50:.1f} | {p99:.1f} |")
+            print(f"| {'AB'[k]} | {len(mine)} | {rss_kib(server.pid) / 1024:.1f} | {p50:.1f} | {p99:.1f} |")
     finally:
-        for proc, _ in nodes:
-            proc.kill()
-            proc.wait()
+        for server in nodes:
+            server.kill()
 
 
 def main() -> int:

@@ -13,7 +13,8 @@ honoured).
 
 What it does. It forges two chains with `lrs forge chain` (a small one shared by the idle
 migrations, and a longer "live" one kept aside), starts `lrs serve` (plain HTTP on loopback,
-SQLite in a temporary data folder, --local-root on that folder) and N continuous migrations
+SQLite in a temporary data folder, --local-root on that folder; with the client tests'
+harness, tests/clients/lrs_server.py) and N continuous migrations
 over instances of 25 databases. The first --live migrations (5) have folders of their own;
 during the run the 2nd..last of them each receive the next log of the live chain every
 --feed-every seconds (4; staggered; copied aside, then renamed into the folder: a log appears
@@ -60,6 +61,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "clients"))
 import cdp  # noqa: E402  (tests/clients/cdp.py)
+from lrs_server import LrsServer  # noqa: E402  (tests/clients/lrs_server.py)
 
 SUB = "00000000-1111-2222-3333-444444444444"
 API = "api-version=2024-11-01-preview"
@@ -303,22 +305,14 @@ def main():
                 shutil.copyfile(aside / name, folder / name)
             folders.append(folder)
 
-        server_log = (root / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [lrs, "serve", "--data-dir", str(root / "data"), "--https", "127.0.0.1:0",
-             "--http", "127.0.0.1:0", "--local-root", str(blobs),
-             "--poll-interval", args.poll_interval],
-            stdout=subprocess.PIPE, stderr=server_log, env={**os.environ, "RUST_LOG": "warn"})
+        server = LrsServer(lrs, root / "data", None, "--local-root", str(blobs),
+                           "--poll-interval", args.poll_interval,
+                           env={"RUST_LOG": "warn"}, stderr=root / "serve.log")
         browser = None
         feeder = None
         try:
-            ready = json.loads(server.stdout.readline())
-            host, port = ready["http"].rsplit(":", 1)
-            port = int(port)
-            base = f"http://{host}:{port}"
+            host, port, base = server.http_host, server.http_port, server.http
             client = Client(host, port)
-            cdp.wait_for("/healthz", lambda: client.request("GET", "/healthz")[0] == 200,
-                         timeout=10, interval=0.025)
 
             def db_path(i):
                 return (f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Sql/"
@@ -486,9 +480,7 @@ def main():
                 feeder.stop.set()
             if browser:
                 browser.close()
-            server.terminate()
-            server.wait(timeout=30)
-            server_log.close()
+            server.stop()
 
     info["load_end"] = loadavg()
     info["ended"] = time.strftime("%H:%M UTC", time.gmtime())

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Time to scrape `GET /metrics` of `lrs serve` with N active jobs in the store (default 100).
 
-Starts `lrs serve` (plain HTTP on loopback, SQLite in a temporary folder), forges one small
+Starts `lrs serve` (plain HTTP on loopback, SQLite in a temporary folder) with the client
+tests' harness (tests/clients/lrs_server.py: ready line, then /healthz), forges one small
 chain, starts N continuous migrations of it (spread over instances of 25), waits until the
 metrics show N jobs restoring, then times sequential scrapes over one keep-alive connection
 and prints p50 / p99 / mean and the size of an answer. Stdlib only.
@@ -20,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "clients"))
+from lrs_server import LrsServer  # noqa: E402  (tests/clients/lrs_server.py, stdlib only)
 
 SUB = "00000000-1111-2222-3333-444444444444"
 API = "api-version=2024-11-01-preview"
@@ -63,21 +67,10 @@ def main():
             [lrs, "forge", "chain", "--db", "Bench", "--out", folder, "--checksum", "--logs", "2",
              "--data-size", "1MiB", "--log-size", "64KiB"],
             check=True, stdout=subprocess.DEVNULL)
-        server = subprocess.Popen(
-            [lrs, "serve", "--data-dir", os.path.join(root, "data"), "--https", "127.0.0.1:0",
-             "--http", "127.0.0.1:0", "--local-root", blobs, "--poll-interval", "2"],
-            stdout=subprocess.PIPE, env={**os.environ, "RUST_LOG": "warn"})
+        server = LrsServer(lrs, os.path.join(root, "data"), None, "--local-root", blobs,
+                           "--poll-interval", "2", env={"RUST_LOG": "warn"})
         try:
-            ready = json.loads(server.stdout.readline())
-            host, port = ready["http"].rsplit(":", 1)
-            conn = http.client.HTTPConnection(host, int(port), timeout=30)
-            for _ in range(400):
-                try:
-                    if request(conn, "GET", "/healthz")[0] == 200:
-                        break
-                except OSError:
-                    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-                time.sleep(0.025)
+            conn = http.client.HTTPConnection(server.http_host, server.http_port, timeout=30)
             for i in range(args.jobs):
                 instance = f"mi{i // 25}"
                 path = (f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Sql/"
@@ -114,8 +107,7 @@ def main():
                 "mean_ms": round(statistics.mean(times) * 1000, 3),
                 "lrs": lrs}))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Helpers of the real-client suite: the running services (from run.sh's environment), the
 `az` CLI, the azure-mgmt-sql client, Azurite uploads, forged backup chains and polling, and
-`LrsServer`, the one Python way to start `lrs serve` (the Rust one is `lrs_testkit::server`).
+`LrsServer` (re-exported from lrs_server.py, the stdlib-only module the benchmarks use too),
+the one Python way to start `lrs serve` (the Rust one is `lrs_testkit::server`).
 
-run.sh starts Azurite and, with `python harness.py serve …`, `lrs serve`, logs `az` in, and
+run.sh starts Azurite and, with `python lrs_server.py serve …`, `lrs serve`, logs `az` in, and
 exports where everything is; the other helpers only read that environment. Nothing here prints
 a SAS signature or a token: commands shown in assertion messages go through `redact`.
 """
@@ -13,11 +14,8 @@ import datetime as dt
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,8 @@ from typing import Any, Callable, Iterable, Sequence
 from azure.core.credentials import AccessToken
 from azure.mgmt.sql import SqlManagementClient
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
+
+from lrs_server import LrsServer  # noqa: F401  (re-exported: conftest.py, the tests)
 
 #: Azurite's well-known development account (public, documented by Azurite).
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -90,87 +90,6 @@ class Services:
             subscription=os.environ["CLIENTS_SUBSCRIPTION"],
             work=Path(os.environ["CLIENTS_WORK"]),
         )
-
-
-class LrsServer:
-    """`lrs serve` on free loopback ports (HTTPS and plain HTTP, port 0), started and waited for
-    as the Rust harness does: the JSON line it prints once it listens gives its addresses and
-    certificate, then `GET /healthz` on the plain listener must answer 200.
-
-    Its stdout goes to `log_dir/serve.json` and its stderr to `log_dir/serve.log` (files, so
-    the server outlives the Python process that started it, as run.sh needs)."""
-
-    def __init__(self, lrs_bin: Path, data_dir: Path, log_dir: Path, *args: str,
-                 timeout: float = 60):
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.stdout_path = log_dir / "serve.json"
-        self.stderr_path = log_dir / "serve.log"
-        with self.stdout_path.open("wb") as stdout, self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(
-                [str(lrs_bin), "serve", "--data-dir", str(data_dir),
-                 "--https", "127.0.0.1:0", "--http", "127.0.0.1:0", *args],
-                stdout=stdout,
-                stderr=stderr,
-                stdin=subprocess.DEVNULL,
-            )
-        try:
-            ready = self._ready_line(timeout)
-            port = ready["https"].rsplit(":", 1)[1]
-            self.arm = f"https://localhost:{port}"  # the name the certificate holds
-            self.http = f"http://{ready['http']}"
-            self.cert = Path(ready["cert"])
-            self._wait_healthy(timeout)
-        except Exception as e:
-            tail = self.log_tail()
-            self.stop()
-            raise AssertionError(f"lrs serve did not become ready ({e}):\n{tail}") from None
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def _ready_line(self, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.stdout_path.read_text(errors="replace")
-            if "\n" in text:  # the line is whole once it ends
-                return json.loads(text.split("\n", 1)[0])
-            if self.process.poll() is not None:
-                raise RuntimeError(f"lrs serve exited ({self.process.returncode}) before it was ready")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"lrs serve printed no ready line within {timeout:.0f} s")
-            time.sleep(0.05)
-
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-        while True:
-            try:
-                with opener.open(f"{self.http}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"lrs serve exited ({self.process.returncode}) before it was healthy")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"lrs serve was not healthy within {timeout:.0f} s")
-            time.sleep(0.05)
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server's stderr."""
-        text = self.stderr_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def unique(prefix: str) -> str:
@@ -449,31 +368,3 @@ def az_profile(arm: str, cert: Path, config_dir: Path) -> dict[str, str]:
     for step in steps:
         assert_az_ok(az(*step, env=env))
     return env
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line (run.sh)
-
-
-def _serve_main(argv: list[str]) -> int:
-    """`python harness.py serve LRS_BIN DATA_DIR LOG_DIR [lrs serve flags…]`: start the server,
-    wait until it is ready and healthy, print {"pid", "arm", "http", "cert"} as one JSON line and
-    exit, leaving it running (the caller stops it by pid)."""
-    if len(argv) < 3:
-        print("usage: harness.py serve LRS_BIN DATA_DIR LOG_DIR [lrs serve flags…]", file=sys.stderr)
-        return 2
-    try:
-        server = LrsServer(Path(argv[0]), Path(argv[1]), Path(argv[2]), *argv[3:])
-    except AssertionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps({"pid": server.pid, "arm": server.arm, "http": server.http,
-                      "cert": str(server.cert)}))
-    return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:
-        sys.exit(_serve_main(sys.argv[2:]))
-    print("usage: harness.py serve LRS_BIN DATA_DIR LOG_DIR [lrs serve flags…]", file=sys.stderr)
-    sys.exit(2)

@@ -3,7 +3,7 @@
 # against `lrs serve` over HTTPS with certificate verification on, with backups in Azurite.
 #
 # It builds the lrs binary (cargo build -p lrs --locked; LRS_BIN=path skips that), starts an
-# in-memory Azurite and `lrs serve` on free loopback ports (through harness.py), logs az in to an isolated profile
+# in-memory Azurite and `lrs serve` on free loopback ports (through lrs_server.py), logs az in to an isolated profile
 # (a temporary AZURE_CONFIG_DIR with a cloud whose ARM and AAD endpoints are the emulator:
 # arm-contract.md §5.1), runs pytest on this folder, and stops everything it started.
 #
@@ -127,9 +127,9 @@ azurite_pid=$!
 wait_port 127.0.0.1 "$azurite_port" 30
 
 # lrs serve: HTTPS (the ARM endpoint) and plain HTTP on free ports, started by the suite's one
-# harness (harness.py's LrsServer: ready line, then /healthz), which prints one JSON line and
+# harness (lrs_server.py's LrsServer: ready line, then /healthz), which prints one JSON line and
 # leaves it running; stderr in $work/serve.log.
-ready="$(cd "$here" && "$py" harness.py serve "$LRS_BIN" "$work/lrs" "$work" \
+ready="$(cd "$here" && "$py" lrs_server.py serve "$LRS_BIN" "$work/lrs" "$work" \
   --poll-interval 0.2 --retry-after 1)" || { echo "error: lrs serve did not start" >&2; exit 1; }
 field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$ready" "$1"; }
 lrs_pid="$(field pid)"
