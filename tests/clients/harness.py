@@ -352,7 +352,7 @@ def wait_until(what: str, probe: Callable[[], Any], timeout: float = 60, interva
 
 def az_profile(arm: str, cert: Path, config_dir: Path) -> dict[str, str]:
     """Log az in to the emulator at `arm` in a profile of its own (route A of
-    arm-contract.md §5.1, as run.sh does for the main server); returns the environment that
+    docs/references.md#pointing-the-clients-at-the-emulator, as run.sh does for the main server); returns the environment that
     selects that profile and trusts `cert`."""
     env = {"AZURE_CONFIG_DIR": str(config_dir), "REQUESTS_CA_BUNDLE": str(cert)}
     steps = [

@@ -5,7 +5,7 @@
 # It builds the lrs binary (cargo build -p lrs --locked; LRS_BIN=path skips that), starts an
 # in-memory Azurite and `lrs serve` on free loopback ports (through lrs_server.py), logs az in to an isolated profile
 # (a temporary AZURE_CONFIG_DIR with a cloud whose ARM and AAD endpoints are the emulator:
-# arm-contract.md §5.1), runs pytest on this folder, and stops everything it started.
+# docs/references.md#pointing-the-clients-at-the-emulator), runs pytest on this folder, and stops everything it started.
 #
 #   tests/clients/setup.sh    # once: the clients into tests/clients/.venv, .venv-stable, .venv-old, .venv-newest
 #   tests/clients/run.sh      # extra arguments go to pytest, e.g. -k continuous -x

@@ -1,5 +1,6 @@
 """Autocomplete mode: the whole chain is uploaded first, LRS restores it up to the named last
-backup and brings the database online by itself (arm-contract.md §1.2, §1.3, §4.1)."""
+backup and brings the database online by itself (docs/references.md#start,
+#restore-details, #client-call-sequences)."""
 
 from __future__ import annotations
 
@@ -171,7 +172,7 @@ def test_az_autocomplete_no_wait_then_wait_for_online(services, storage):
     assert started.stdout.strip() == ""
 
     # `wait --custom` polls GET database until the JMESPath condition holds (managed databases
-    # have no provisioningState, so --created would never end: arm-contract.md §4.1).
+    # have no provisioningState, so --created would never end: docs/references.md#client-call-sequences).
     waited = assert_az_ok(
         az(
             "sql", "midb", "log-replay", "wait",

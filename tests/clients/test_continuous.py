@@ -1,5 +1,6 @@
 """Continuous mode through azure-mgmt-sql: LRS keeps restoring what is uploaded until the user
-completes the migration (arm-contract.md §1.2–§1.4, §2.1)."""
+completes the migration (docs/references.md#start to
+#complete, #long-running-operations)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Refusals, as the real clients see them: the HTTP status, ARM code and message through
-azure-mgmt-sql, and az's exit code and printed `Code:`/`Message:` (arm-contract.md §3, §4.1;
-lrs-behaviour.md §3.5)."""
+azure-mgmt-sql, and az's exit code and printed `Code:`/`Message:` (docs/references.md#errors,
+#client-call-sequences, #failure-modes)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The GA profile (`lrs serve --profile ga`) through az: managed-identity storage access
-(`--si ManagedIdentity --ss ""`, arm-contract.md §1.2) and backups without CHECKSUM."""
+(`--si ManagedIdentity --ss ""`, docs/references.md#start) and backups without CHECKSUM."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Stop (abort) a migration with `az sql midb log-replay stop`: az checks the restore details'
-type, then DELETEs the database (arm-contract.md §1.5, §4.1)."""
+type, then DELETEs the database (docs/references.md#stop, #client-call-sequences)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How the clients reach the emulator (arm-contract.md §5): HTTPS with certificate verification
+"""How the clients reach the emulator (docs/references.md#pointing-the-clients-at-the-emulator): HTTPS with certificate verification
 on, the fake AAD authority (route A, run.sh's login), the managed-identity token endpoint
 (route B), and the plain-HTTP escape hatch of the SDK."""
 

@@ -1,11 +1,11 @@
 //! Access tokens: the emulated AAD and MSI endpoints issue JWTs, and strict mode accepts only
 //! those on ARM calls.
 //!
-//! Tokens are real JWT structures (base64url header, payload and signature) with the claims
-//! clients read after login (`aud`, `tid`, `oid`, `appid`, `exp`…), signed with HMAC-SHA256
-//! under a key kept in the data directory. The signature is how strict mode recognises "a token
-//! this server issued" without remembering every token, and it keeps tokens valid across
-//! restarts. Clients never verify the signature (arm-contract §5).
+//! Tokens are real JWT structures (base64url header, payload and signature) with the claims clients
+//! read after login (`aud`, `tid`, `oid`, `appid`, `exp`…), signed with HMAC-SHA256 under a key
+//! kept in the data directory. The signature is how strict mode recognises "a token this server
+//! issued" without remembering every token, and it keeps tokens valid across restarts. Clients
+//! never verify the signature (docs/references.md#pointing-the-clients-at-the-emulator).
 
 use std::fs;
 use std::io;

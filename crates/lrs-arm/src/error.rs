@@ -125,7 +125,8 @@ impl ApiError {
         )
     }
 
-    /// The managed instance does not exist (the ARM gateway's 404, arm-contract §1.1).
+    /// The managed instance does not exist (the ARM gateway's 404,
+    /// docs/references.md#managed-instance).
     pub fn instance_not_found(key: &InstanceKey) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -152,7 +153,7 @@ impl ApiError {
         )
     }
 
-    /// The database does not exist and never did (the ARM gateway's 404, arm-contract §1.6).
+    /// The database does not exist and never did (the ARM gateway's 404, docs/references.md#managed-instance).
     pub fn database_not_found(key: &InstanceKey, name: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -1,7 +1,7 @@
 //! The ARM front end: the Azure Resource Manager HTTP surface of SQL Managed Instance's Log
 //! Replay Service, so that `az`, PowerShell and the SDKs work unchanged against the emulator.
 //!
-//! Shape (see `shared/docs/arm-contract.md` for the contract):
+//! Shape (the contract it follows: `docs/references.md#arm-contract`):
 //!
 //! * [`route`] parses every request (method, path, query) into an [`ArmOperation`] before any
 //!   handler runs; paths are case-insensitive and names keep the caller's spelling.

@@ -1,5 +1,5 @@
-//! The long-running-operation protocol (arm-contract §2): the 202 that starts one, and the
-//! bodies of its polling URLs.
+//! The long-running-operation protocol (docs/references.md#long-running-operations): the 202 that
+//! starts one, and the bodies of its polling URLs.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -23,7 +23,7 @@ pub(crate) fn family_of(kind: OperationKind) -> OperationFamily {
     }
 }
 
-/// The `operation` name the real service puts in the 202 body (arm-contract §2.1).
+/// The `operation` name the real service puts in the 202 body (docs/references.md#start).
 pub(crate) fn operation_name(kind: OperationKind) -> &'static str {
     match kind {
         OperationKind::StartRestore => "CreateExternalManagedBackupRestoreV2Request",

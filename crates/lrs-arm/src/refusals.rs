@@ -1,5 +1,5 @@
 //! The wire form of the engine's refusals: each [`Refusal`] as the real service's code and
-//! message (arm-contract.md §3.2; docs/errors.md). The one place these words live. Where the
+//! message (docs/references.md#errors; docs/errors.md). The one place these words live. Where the
 //! real service's text is not known the message is ours, and says so.
 
 use lrs_engine::Refusal;

@@ -1,4 +1,5 @@
-//! JSON bodies of the ARM resources this front end serves (arm-contract §1.1, §1.6, §1.7).
+//! JSON bodies of the ARM resources this front end serves (docs/references.md#managed-instance,
+//! #managed-database, #plumbing).
 
 use lrs_store::{Database, Instance, InstanceKey, Operation, OperationKind, OperationStatus};
 use serde_json::{Map, Value, json};
@@ -208,6 +209,8 @@ pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey, api_version:
     Value::Object(body)
 }
 
+/// A managed database as `GET` returns it (docs/references.md#managed-database); `key` and `name`
+/// give the spelling of `id` and `name`.
 pub(crate) fn database_body(database: &Database, key: &InstanceKey, name: &str) -> Value {
     let mut properties = json!({
         "collation": database.collation,

@@ -1,5 +1,5 @@
 //! The body of `GET …/restoreDetails/Default`, in the shape the caller's api-version expects
-//! (arm-contract §1.3).
+//! (docs/references.md#restore-details).
 //!
 //! * New shape: `type: "LRSRestore"`, integer `percentCompleted`, the counters, the three
 //!   backup-set lists and `unrestorableFiles` as `[{"name": …}]`.

@@ -87,7 +87,7 @@ pub(crate) fn instance_operation_id(key: &InstanceKey, id: Uuid) -> String {
     format!("{}/operations/{id}", instance_id(key))
 }
 
-/// Which family of operation URLs (arm-contract §1.2, §1.4, §1.5).
+/// Which family of operation URLs (docs/references.md#start, #complete, #stop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationFamily {
     /// `managedDatabase…`: plain create and delete.

@@ -1,6 +1,6 @@
 //! The ARM front end over the real engine (SQLite store, emulated target, local folders of
 //! forged backups), driven over HTTPS with a client that trusts only the generated CA: the
-//! sequences az and PowerShell run (arm-contract §4).
+//! sequences az and PowerShell run (docs/references.md#client-call-sequences).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //!
 //! * `xpress/northwind/ours`: the crate's decoder, appending into one reused buffer;
 //! * `xpress/northwind/xpress-huffman`: `xpress_huffman::decompress`, one `Vec` per chunk (the
-//!   baseline of engineering.md §7.1).
+//!   baseline of docs/references.md#decompression-baseline).
 //!
 //! End to end, through [`lrs_backup::mtf_stream`] (chunk walking, decoding, handing out pieces),
 //! also in bytes of MTF output per second:

@@ -2,8 +2,9 @@
 //! written at backup start) and MSLS (final, written at backup end) blocks: one `SCIN` (backup
 //! set header), one `SFGI` per filegroup and one `SFIN` per database file.
 //!
-//! Offsets follow `backup-format.md` §7. Records are `u32 tag, u32 size (incl. these 8 bytes),
-//! body`; strings inside are `(u16 byte length, u16 offset from the record start)` pairs.
+//! The framing (docs/references.md#configuration-records): records are `u32 tag, u32 size (incl.
+//! these 8 bytes), body`; strings inside are `(u16 byte length, u16 offset from the record start)`
+//! pairs.
 
 use crate::bytes::Le;
 use crate::error::FormatError;

@@ -1,8 +1,8 @@
-//! The `MSSQLBAK` container of compressed backups (`backup-format.md` §9): a 480-byte file
-//! header, then the whole MTF byte stream in chunks. Compressed chunks (type 0x21) decode to a
-//! declared number of 512-byte units (XPRESS-Huffman or ZSTD, each chunk independent); raw
-//! chunks (0x24) carry one soft filemark block uncompressed; a set ends with a 0x2C trailer
-//! (a seek index), padding, and its soft filemark stored raw without a chunk header.
+//! The `MSSQLBAK` container of compressed backups (`docs/references.md#compressed-backups`): a
+//! 480-byte file header, then the whole MTF byte stream in chunks. Compressed chunks (type 0x21)
+//! decode to a declared number of 512-byte units (XPRESS-Huffman or ZSTD, each chunk independent);
+//! raw chunks (0x24) carry one soft filemark block uncompressed; a set ends with a 0x2C trailer (a
+//! seek index), padding, and its soft filemark stored raw without a chunk header.
 //!
 //! [`CompressedMtf`] presents the *decompressed* MTF stream as a [`RangeRead`], so the header
 //! reader runs unchanged over compressed files. It maps MTF offsets to chunks lazily: from the
@@ -401,7 +401,8 @@ fn codec_of(header: &ContainerHeader, first_payload: &[u8]) -> Result<Codec, For
     match header.algorithm {
         ALGORITHM_ZSTD => Ok(Codec::Zstd),
         ALGORITHM_XPRESS if !looks_zstd => Ok(Codec::Xpress),
-        // Some versions write other values here (backup-format.md §9.1): sniff the payload.
+        // Some versions write other values here (docs/references.md#compressed-backups): sniff the
+        // payload.
         _ if looks_zstd => Ok(Codec::Zstd),
         0..=2 | ALGORITHM_XPRESS => Ok(Codec::Xpress),
         other => Err(FormatError::new(

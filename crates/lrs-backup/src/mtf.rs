@@ -1,6 +1,6 @@
-//! Microsoft Tape Format structures as SQL Server writes them (see `docs/backup-format.md` of
-//! the shared notes, §2–§6): the 52-byte common block header, 22-byte stream headers, and the
-//! fields of the TAPE, SSET, VOLB and SFMB descriptor blocks.
+//! Microsoft Tape Format structures as SQL Server writes them (see
+//! `docs/references.md#mtf-blocks-and-streams`): the 52-byte common block header, 22-byte stream
+//! headers, and the fields of the TAPE, SSET, VOLB and SFMB descriptor blocks.
 //!
 //! Everything here is pure: it decodes bytes that the reader already fetched and verifies
 //! every checksum it touches.

@@ -1,9 +1,9 @@
 //! SQL Server database pages: the 96-byte page header and the `PAGE_VERIFY` protections
 //! (`CHECKSUM` and `TORN_PAGE_DETECTION`), decoded and computed once for the whole crate.
 //!
-//! Data backups carry the database's pages verbatim: every `MQDA` stream of an `MSDA` block
-//! holds 2 filler bytes and then whole 8 KiB pages (backup-format.md §5, §6.1). Every number
-//! below was confirmed on all data pages of the real full and differential backups of SQL
+//! Data backups carry the database's pages verbatim: every `MQDA` stream of an `MSDA` block holds 2
+//! filler bytes and then whole 8 KiB pages (docs/references.md#mtf-blocks-and-streams). Every
+//! number below was confirmed on all data pages of the real full and differential backups of SQL
 //! Server 2008 R2, 2016, 2019 and 2022 (`tests/page_checksums.rs`).
 //!
 //! # Page header (96 bytes, little-endian)

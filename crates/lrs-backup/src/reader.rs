@@ -499,7 +499,7 @@ async fn sniff(f: &mut Fetcher<'_>) -> Result<Kind, FormatError> {
         return Ok(Kind::Compressed);
     }
     // A backup written WITH ENCRYPTION wraps the whole stream but keeps the soft filemark
-    // blocks in clear (backup-format.md §10), and every backup ends with one.
+    // blocks in clear (docs/references.md#encryption), and every backup ends with one.
     for sfm in [512u64, 4096] {
         if size >= 2 * sfm && is_block(&f.get(size - sfm, BLOCK_HEADER_LEN).await?, Tag::SFMB) {
             return Err(FormatError::new(

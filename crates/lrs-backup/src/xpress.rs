@@ -1012,7 +1012,7 @@ mod tests {
         }
     }
 
-    /// A chunk of the `MSSQLBAK` v2 chain (backup-format.md §9.2/§9.2a).
+    /// A chunk of the `MSSQLBAK` v2 chain (docs/references.md#compressed-backups).
     struct Chunk<'a> {
         file_offset: usize,
         kind: u8,

@@ -1,6 +1,6 @@
 //! Every error code a Log Replay Service migration can meet, as data: the real service's
 //! catalogue (`Microsoft.Sql` 2025-08-01-preview `ManagedDatabases.json` and
-//! `ManagedDatabaseRestoreDetails.json`, arm-contract.md §3.2/§3.3) plus the few codes that are
+//! `ManagedDatabaseRestoreDetails.json`, docs/references.md#errors) plus the few codes that are
 //! the emulator's own. `docs/errors.md` is generated from it ([`markdown_table`]; a test keeps
 //! the two equal), and fault injection accepts exactly these codes.
 
@@ -321,7 +321,7 @@ pub const CATALOGUE: &[Entry] = &[
         400,
         "The restore plan is broken because there is no full backup.",
         Job,
-        "the chain cannot start (spec; the emulator shows the wait in `blockReason` and `unrestorableFiles` instead, as lrs-behaviour.md §9 advises)",
+        "the chain cannot start (spec; the emulator shows the wait in `blockReason` and `unrestorableFiles` instead, as docs/references.md#failure-modes advises)",
         Injected,
     ),
     spec(

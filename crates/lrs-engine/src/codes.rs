@@ -1,5 +1,5 @@
 //! Constructors of the engine's refusals (typed; worded by the ARM layer) and of the records
-//! of failed jobs (the real service's codes and messages, arm-contract.md §3.2, as the store
+//! of failed jobs (the real service's codes and messages, docs/references.md#errors, as the store
 //! keeps them). Where the real service's text is not known, the message is ours and says so.
 
 use lrs_store::ErrorRecord;

@@ -12,7 +12,8 @@ use std::io;
 use crate::SourceError;
 use crate::sas::redact;
 
-/// The text the real service shows for a 403 (arm-contract §3.2), before the store's reason.
+/// The text the real service shows for a 403 (docs/references.md#errors), before the store's
+/// reason.
 pub(crate) const FORBIDDEN_TEXT: &str = "Unable to read blobs in storage container, exception: The remote server returned an error: (403) Forbidden.";
 
 /// What kind of failure an error chain describes.

@@ -21,7 +21,7 @@ use sha2::Sha256;
 pub const REQUIRED_PERMISSIONS: &str = "rl";
 
 /// Storage service version [`sign_container_sas`] signs for (its string-to-sign layout; Azurite
-/// 3.37 accepts it).
+/// 3.35, the pinned one, and 3.37 accept it).
 pub const SIGNED_VERSION: &str = "2020-12-06";
 
 /// The format SAS times are written in (ISO 8601, UTC, whole seconds).

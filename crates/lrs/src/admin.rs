@@ -260,7 +260,8 @@ pub(crate) struct AzSetupArgs {
     tenant: String,
 }
 
-/// Print the commands that point the Azure CLI at this server (arm-contract.md §5.1).
+/// Print the commands that point the Azure CLI at this server
+/// (docs/references.md#pointing-the-clients-at-the-emulator).
 pub(crate) fn az_setup(args: &AzSetupArgs) -> anyhow::Result<ExitCode> {
     let cert = std::fs::canonicalize(&args.endpoint.cacert)
         .unwrap_or_else(|_| args.endpoint.cacert.clone());

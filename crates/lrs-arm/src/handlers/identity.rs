@@ -1,6 +1,6 @@
-//! The emulated identity endpoints (arm-contract §5): an AAD authority for service-principal
-//! login (OpenID configuration, token endpoint, MSAL instance discovery) and the App Service
-//! managed-identity token endpoint.
+//! The emulated identity endpoints (docs/references.md#pointing-the-clients-at-the-emulator): an
+//! AAD authority for service-principal login (OpenID configuration, token endpoint, MSAL instance
+//! discovery) and the App Service managed-identity token endpoint.
 //!
 //! OAuth errors use the OAuth error body (`{"error","error_description"}`), not the ARM
 //! envelope, because MSAL parses them.

@@ -1,4 +1,4 @@
-//! Managed instances (arm-contract §1.1): provisioning is instant.
+//! Managed instances (docs/references.md#managed-instance): provisioning is instant.
 
 use axum::http::StatusCode;
 use axum::response::Response;

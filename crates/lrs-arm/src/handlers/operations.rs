@@ -1,4 +1,4 @@
-//! Polling long-running operations (arm-contract §2).
+//! Polling long-running operations (docs/references.md#long-running-operations).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

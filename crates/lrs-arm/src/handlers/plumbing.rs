@@ -1,5 +1,5 @@
-//! Calls the clients make besides the SQL ones (arm-contract §1.7): subscriptions, tenants and
-//! the cloud metadata `az cloud register` reads.
+//! Calls the clients make besides the SQL ones (docs/references.md#plumbing): subscriptions,
+//! tenants and the cloud metadata `az cloud register` reads.
 
 use axum::http::StatusCode;
 use axum::response::Response;
