@@ -3,7 +3,7 @@ how): every answer matches the real service's, or differs as docs/fidelity.md li
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any, Callable
 
 import pytest
@@ -152,10 +152,14 @@ def test_recording_replays_step_for_step(
     second_server: Callable[..., Any],
 ) -> None:
     recording = find_recording(name)
-    assert recording is not None, (
-        f"recording {name} not found in ../shared/recordings (LRS_RECORDINGS) or "
-        "tests/clients/recordings"
-    )
+    if recording is None:
+        # Like the real fixtures: the shared recordings travel beside the checkout. A named
+        # skip elsewhere (scripts/test counts it), a failure under CI.
+        missing = (f"recording {name} not found in ../shared/recordings (set LRS_RECORDINGS) "
+                   "or tests/clients/recordings")
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
     # --strict: an instance exists only once created (the recordings create theirs).
     # --cutover-lag: the complete operation outlives the cutover, as in every recording.
     server = second_server("--profile", profile, "--strict", "--cutover-lag", "5")
