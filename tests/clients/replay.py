@@ -223,6 +223,19 @@ class Report:
             f"{len(self.skipped)} not compared (instance creation)"
         )
 
+    def stale_rows(self, known: list[Known]) -> list[str]:
+        """Rows of docs/fidelity.md for this recording whose differences no longer occur (the
+        list must stay true: a row nothing needs is removed)."""
+        stale = []
+        for row in known:
+            if row.recording != self.recording:
+                continue
+            for step in sorted(row.steps):
+                result = next((r for r in self.results if r.step == step), None)
+                if result is None or not (row.fields & set(result.diff)):
+                    stale.append(f"  step {step}: {', '.join(sorted(row.fields))} ({row.reason[:60]}…)")
+        return stale
+
     def failures(self) -> str:
         lines = []
         for r in self.results:

@@ -184,6 +184,12 @@ def test_recording_replays_step_for_step(
 
     control = Control(replayer, database, upload)
     replayer.create_instance_if_unrecorded()
-    report = replayer.run(hooks(control), known_differences())
+    known = known_differences()
+    report = replayer.run(hooks(control), known)
     SUMMARIES.append(report.summary())
     assert not report.failures(), f"{report.summary()}\n{report.failures()}"
+    stale = report.stale_rows(known)
+    assert not stale, (
+        f"docs/fidelity.md lists differences of {name} that no longer occur; remove them:\n"
+        + "\n".join(stale)
+    )
