@@ -97,11 +97,8 @@ pub(crate) fn restore_details(job: &Job, snapshot: &Snapshot) -> RestoreDetails 
     };
 
     // An injected stall or an outage under way outranks a block: it is why nothing moves.
-    // An empty folder is no block yet: the real service showed a job that had found no file
-    // as plain `Initializing` (recording of 2020-08-26, docs/fidelity.md).
     let blocked = match snapshot.fault.as_ref().or(snapshot.storage_issue.as_ref()) {
         Some(issue) => Some(format!("{}: {}", issue.code, issue.message)),
-        None if snapshot.listing.is_empty() => None,
         None => plan.blocked.as_ref().map(|b| b.reason.clone()),
     };
     let (status, block_reason) = match job.state {

@@ -243,6 +243,11 @@ fn choose_steps(
         .or_else(|| fulls.iter().copied().rfind(|f| !f.1.header.is_copy_only))
         .or_else(|| fulls.last().copied());
     let Some((base_id, base)) = base else {
+        // No backup set at all is nothing to wait behind: the real service showed a job that
+        // had found no file as plain `Initializing` (docs/fidelity.md).
+        if diffs.is_empty() && logs.is_empty() {
+            return;
+        }
         state.blocked = Some(Blocked {
             reason: "waiting for a full backup".into(),
             waiting_for_lsn: None,

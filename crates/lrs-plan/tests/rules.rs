@@ -52,6 +52,13 @@ fn no_full_backup_blocks() {
 }
 
 #[test]
+fn no_backup_set_at_all_is_no_block() {
+    let p = plan(Vec::new());
+    assert!(p.order.is_empty() && p.sets.is_empty());
+    assert!(p.blocked.is_none(), "{:?}", p.blocked);
+}
+
+#[test]
 fn the_latest_non_copy_only_full_is_the_base() {
     let p = plan(forged(ChainSpec {
         fulls: 2,
