@@ -656,6 +656,20 @@ pub const CATALOGUE: &[Entry] = &[
     ),
 ];
 
+/// The string literals of Rust source (before its `#[cfg(test)]` part) that look like ARM
+/// error codes (PascalCase, at least two words, more than 8 characters): what the tests that
+/// check "every code written here is catalogued" read, in this crate and in lrs-arm.
+pub fn code_literals(source: &str) -> impl Iterator<Item = &str> {
+    let source = source.split("#[cfg(test)]").next().unwrap_or(source);
+    source.split('"').skip(1).step_by(2).filter(|literal| {
+        literal.len() > 8
+            && literal.starts_with(|c: char| c.is_ascii_uppercase())
+            && literal.chars().all(|c| c.is_ascii_alphanumeric())
+            && literal.chars().any(|c| c.is_ascii_lowercase())
+            && literal.chars().skip(1).any(|c| c.is_ascii_uppercase())
+    })
+}
+
 /// The entry of a code.
 pub fn entry(code: &str) -> Option<&'static Entry> {
     CATALOGUE.iter().find(|e| e.code == code)
@@ -735,21 +749,13 @@ mod tests {
     /// where they are worded, in lrs-arm).
     #[test]
     fn every_code_the_engine_raises_is_catalogued() {
-        let source = include_str!("codes.rs");
-        let source = source.split("#[cfg(test)]").next().unwrap_or(source);
         let mut seen = 0;
-        for literal in source.split('"').skip(1).step_by(2) {
-            let looks_like_code = literal.len() > 8
-                && literal.starts_with(|c: char| c.is_ascii_uppercase())
-                && literal.chars().all(|c| c.is_ascii_alphanumeric())
-                && literal.chars().skip(1).any(|c| c.is_ascii_uppercase());
-            if looks_like_code {
-                seen += 1;
-                assert!(
-                    entry(literal).is_some(),
-                    "{literal} is not in the catalogue"
-                );
-            }
+        for literal in code_literals(include_str!("codes.rs")) {
+            seen += 1;
+            assert!(
+                entry(literal).is_some(),
+                "{literal} is not in the catalogue"
+            );
         }
         assert!(seen >= 15, "only {seen} codes found in codes.rs");
     }
