@@ -118,33 +118,43 @@ pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey, api_version:
         _ => Map::new(),
     };
     let name_lower = key.instance.to_ascii_lowercase();
-    let mut properties = json!({
-        "provisioningState": "Succeeded",
-        "fullyQualifiedDomainName": format!("{name_lower}.lrsemulator.database.windows.net"),
-        "administratorLogin": "lrsadmin",
-        "subnetId": format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/lrs-emulator-vnet/subnets/ManagedInstance",
-            key.subscription, key.resource_group
+    let defaults = [
+        ("provisioningState", json!("Succeeded")),
+        (
+            "fullyQualifiedDomainName",
+            json!(format!("{name_lower}.lrsemulator.database.windows.net")),
         ),
-        "state": "Ready",
-        "licenseType": "LicenseIncluded",
-        "vCores": 4,
-        "storageSizeInGB": 256,
-        "collation": "SQL_Latin1_General_CP1_CI_AS",
-        "dnsZone": "lrsemulator",
-        "publicDataEndpointEnabled": false,
-        "proxyOverride": "Default",
-        "timezoneId": "UTC",
-        "maintenanceConfigurationId": format!(
-            "/subscriptions/{}/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_Default",
-            key.subscription
+        ("administratorLogin", json!("lrsadmin")),
+        (
+            "subnetId",
+            json!(format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/lrs-emulator-vnet/subnets/ManagedInstance",
+                key.subscription, key.resource_group
+            )),
         ),
-        "privateEndpointConnections": [],
-        "zoneRedundant": false,
-    });
-    let Some(props) = properties.as_object_mut() else {
-        return Value::Null;
-    };
+        ("state", json!("Ready")),
+        ("licenseType", json!("LicenseIncluded")),
+        ("vCores", json!(4)),
+        ("storageSizeInGB", json!(256)),
+        ("collation", json!("SQL_Latin1_General_CP1_CI_AS")),
+        ("dnsZone", json!("lrsemulator")),
+        ("publicDataEndpointEnabled", json!(false)),
+        ("proxyOverride", json!("Default")),
+        ("timezoneId", json!("UTC")),
+        (
+            "maintenanceConfigurationId",
+            json!(format!(
+                "/subscriptions/{}/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_Default",
+                key.subscription
+            )),
+        ),
+        ("privateEndpointConnections", json!([])),
+        ("zoneRedundant", json!(false)),
+    ];
+    let mut props: Map<String, Value> = defaults
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     if let Some(Value::Object(given)) = stored.get("properties") {
         for (k, v) in given {
             if !NOT_STORED_PROPERTIES.contains(&k.as_str()) {
@@ -198,7 +208,7 @@ pub(crate) fn instance_body(instance: &Instance, key: &InstanceKey, api_version:
         body.insert("identity".into(), identity.clone());
     }
     body.insert("sku".into(), sku);
-    body.insert("properties".into(), properties);
+    body.insert("properties".into(), Value::Object(props));
     body.insert("location".into(), instance.location.as_str().into());
     if let Some(tags) = stored.get("tags") {
         body.insert("tags".into(), tags.clone());
@@ -437,31 +447,33 @@ mod tests {
             names.sort();
             names
         };
-        let sorted = |names: &[&str]| -> Vec<String> {
-            let mut v: Vec<String> = names.iter().map(ToString::to_string).collect();
+        // What both versions carry, then what each adds.
+        let common = [
+            "provisioningState",
+            "fullyQualifiedDomainName",
+            "administratorLogin",
+            "subnetId",
+            "state",
+            "licenseType",
+            "vCores",
+            "storageSizeInGB",
+            "collation",
+            "dnsZone",
+            "publicDataEndpointEnabled",
+            "timezoneId",
+            "privateEndpointConnections",
+        ];
+        let with = |extra: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = common
+                .iter()
+                .chain(extra)
+                .map(ToString::to_string)
+                .collect();
             v.sort();
             v
         };
         let old = instance_body(&instance, &key("mi1"), "2020-02-02-preview");
-        assert_eq!(
-            names(&old),
-            sorted(&[
-                "provisioningState",
-                "fullyQualifiedDomainName",
-                "administratorLogin",
-                "subnetId",
-                "state",
-                "licenseType",
-                "vCores",
-                "storageSizeInGB",
-                "collation",
-                "dnsZone",
-                "publicDataEndpointEnabled",
-                "timezoneId",
-                "privateEndpointConnections",
-                "storageAccountType"
-            ])
-        );
+        assert_eq!(names(&old), with(&["storageAccountType"]));
         assert_eq!(old["identity"]["type"], "SystemAssigned");
         assert_eq!(old["identity"]["tenantId"], "t1");
         assert!(old["identity"]["principalId"].is_string());
@@ -469,22 +481,9 @@ mod tests {
         let new = instance_body(&instance, &key("mi1"), "2021-05-01-preview");
         assert_eq!(
             names(&new),
-            sorted(&[
-                "provisioningState",
-                "fullyQualifiedDomainName",
-                "administratorLogin",
-                "subnetId",
-                "state",
-                "licenseType",
-                "vCores",
-                "storageSizeInGB",
-                "collation",
-                "dnsZone",
-                "publicDataEndpointEnabled",
+            with(&[
                 "proxyOverride",
-                "timezoneId",
                 "maintenanceConfigurationId",
-                "privateEndpointConnections",
                 "currentBackupStorageRedundancy",
                 "requestedBackupStorageRedundancy",
                 "zoneRedundant"
