@@ -141,22 +141,7 @@ async fn migrate_with_kills(
         "{}",
         complete.text().await.unwrap_or_default()
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let db: Value = client
-            .get(server.url("/databases/Crash"))
-            .send()
-            .await
-            .expect("GET database")
-            .json()
-            .await
-            .expect("database JSON");
-        if db["properties"]["status"] == json!("Online") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never came online: {db:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::wait_online(&client, &server, "Crash").await;
 
     let final_details = details(&client, &server).await;
     let restored_sets = ["fullBackupSets", "diffBackupSets", "logBackupSets"]

@@ -239,22 +239,7 @@ async fn metrics_match_what_the_api_reports_for_a_migration() {
         .await
         .expect("POST completeRestore");
     assert_eq!(complete.status(), 202);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let db: Value = client
-            .get(server.url("/databases/Metered"))
-            .send()
-            .await
-            .expect("GET database")
-            .json()
-            .await
-            .expect("database JSON");
-        if db["properties"]["status"] == json!("Online") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never came online: {db:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::wait_online(&client, &server, "Metered").await;
     let after = scrape(&client, &server).await;
     assert_eq!(sum(&after, "lrs_jobs", &[]), 0.0);
     assert_eq!(

@@ -65,3 +65,27 @@ pub async fn start_continuous(
         put.text().await.unwrap_or_default()
     );
 }
+
+/// Poll `GET …/databases/{database}` on `server` until it says `Online` (fails after 60 s,
+/// showing the last answer).
+pub async fn wait_online(client: &reqwest::Client, server: &TestServer, database: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let db: serde_json::Value = client
+            .get(server.url(&format!("/databases/{database}")))
+            .send()
+            .await
+            .expect("GET database")
+            .json()
+            .await
+            .expect("database JSON");
+        if db["properties"]["status"] == "Online" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{database} never came online: {db:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
