@@ -39,16 +39,7 @@ async fn an_injected_storage_limit_fails_the_next_migration_as_a_real_failure() 
         error.message,
         "The managed instance has reached its storage limit."
     );
-    let details = h
-        .engine
-        .restore_details(&instance(), "Full")
-        .await
-        .expect("details");
-    assert_eq!(details.status, "Failed");
-    assert_eq!(
-        details.block_reason.as_deref(),
-        Some(error.message.as_str())
-    );
+    h.assert_details_failed("Full", &error.message).await;
     assert!(
         h.engine.faults().is_empty(),
         "a once fault is gone after it fired"

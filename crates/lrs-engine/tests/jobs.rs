@@ -266,16 +266,7 @@ async fn a_full_backup_without_checksum_fails_under_lrs_2021_and_restores_under_
                     .message
                     .starts_with("Provided full backup is missing checksum.")
             );
-            let details = h
-                .engine
-                .restore_details(&instance(), "NoSum")
-                .await
-                .expect("details");
-            assert_eq!(details.status, "Failed");
-            assert_eq!(
-                details.block_reason.as_deref(),
-                Some(error.message.as_str())
-            );
+            h.assert_details_failed("NoSum", &error.message).await;
         } else {
             assert_eq!(done.status, OperationStatus::Succeeded, "{:?}", done.error);
         }
@@ -361,16 +352,7 @@ async fn damaged_backups_fail_the_migration_with_the_services_codes() {
         let error = done.error.expect("error");
         assert_eq!(error.code, code, "{}", error.message);
         assert!(error.message.starts_with(text), "{code}: {}", error.message);
-        let details = h
-            .engine
-            .restore_details(&instance(), "Bad")
-            .await
-            .expect("details");
-        assert_eq!(details.status, "Failed");
-        assert_eq!(
-            details.block_reason.as_deref(),
-            Some(error.message.as_str())
-        );
+        h.assert_details_failed("Bad", &error.message).await;
         // Only the sets before the damaged one were restored.
         let restored = restore_counts(&h.target_dir()).values().sum::<usize>();
         assert_eq!(restored, index, "{code}");
@@ -608,16 +590,7 @@ async fn another_databases_backup_arriving_mid_restore_fails_while_in_progress()
         "{}",
         error.message
     );
-    let details = h
-        .engine
-        .restore_details(&instance(), "Orders")
-        .await
-        .expect("details");
-    assert_eq!(details.status, "Failed");
-    assert_eq!(
-        details.block_reason.as_deref(),
-        Some(error.message.as_str())
-    );
+    h.assert_details_failed("Orders", &error.message).await;
 }
 
 #[tokio::test]

@@ -110,6 +110,18 @@ impl Harness {
         .await
     }
 
+    /// Assert that restore details of a failed migration show status `Failed` with the job's
+    /// error message as `blockReason`, as the real service shows them.
+    pub async fn assert_details_failed(&self, database: &str, message: &str) {
+        let details = self
+            .engine
+            .restore_details(&instance(), database)
+            .await
+            .expect("details");
+        assert_eq!(details.status, "Failed", "{database}");
+        assert_eq!(details.block_reason.as_deref(), Some(message), "{database}");
+    }
+
     /// Assert from the target's durable log that `sets` distinct sets were applied, each once.
     pub fn assert_applied_once(&self, sets: usize) {
         let counts = restore_counts(&self.target_dir());
