@@ -33,13 +33,14 @@ import json
 import os
 import re
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, parse_qs
 
 import requests
+
+from harness import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FIDELITY_MD = ROOT / "docs" / "fidelity.md"
@@ -309,7 +310,7 @@ class Replayer:
         url = self.url_for(entry)
         body = self.body_for(entry)
         response = self.session.request(
-            entry["method"], url, json=body if body is not None else None, timeout=60
+            entry["method"], url, json=body, timeout=60
         )
         headers = {k: v for k, v in response.headers.items()}
         canonical = {k.lower(): k for k in ("Location", "Azure-AsyncOperation", "Retry-After",
@@ -444,15 +445,9 @@ class Control:
             "?api-version=2024-11-01-preview", timeout=30)
         return response.json().get("properties", {}) if response.status_code == 200 else {}
 
-    def wait(self, what: str, probe: Callable[[], Any], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = probe()
-            if last:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"{self.replayer.name}: timed out waiting for {what}; last {last!r}")
+    def wait(self, what: str, probe: Callable[[], Any]) -> None:
+        """harness.wait_until, naming the recording."""
+        wait_until(f"{self.replayer.name}: {what}", probe, interval=0.1)
 
     def wait_restoring(self, file: str) -> None:
         self.wait(f"{file} restoring",
